@@ -1,0 +1,12 @@
+//! The one place where the target picks the backend.
+//!
+//! Native targets use webrtc-rs, tokio and tokio-tungstenite; `wasm32-unknown-unknown` uses the
+//! browser's `RTCPeerConnection` and `WebSocket` through web-sys.
+
+cfg_if::cfg_if! {
+    if #[cfg(wasm_browser)] {
+        pub(crate) mod wasm;
+    } else {
+        pub(crate) mod native;
+    }
+}

@@ -1,0 +1,1 @@
+//! The native backend: webrtc-rs peer connections, tokio, tokio-tungstenite signaling.

@@ -1,0 +1,1 @@
+//! The wasm backend: the browser's `RTCPeerConnection` and `WebSocket` through web-sys.
