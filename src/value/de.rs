@@ -65,7 +65,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         } else if let Ok(n) = u64::try_from(v) {
             Ok(Value::UInt(n))
         } else {
-            Err(E::custom(format_args!("integer {v} does not fit in 64 bits")))
+            Err(E::custom(format_args!(
+                "integer {v} does not fit in 64 bits"
+            )))
         }
     }
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
@@ -296,15 +298,17 @@ impl<'de> Deserializer<'de> for Value {
         visitor: V,
     ) -> Result<V::Value, Error> {
         match self {
-            Self::String(variant) => {
-                visitor.visit_enum(EnumDeserializer { variant: Self::String(variant), content: None })
-            }
+            Self::String(variant) => visitor.visit_enum(EnumDeserializer {
+                variant: Self::String(variant),
+                content: None,
+            }),
             Self::Map(entries) if entries.len() == 1 => {
                 let mut entries = entries.into_iter();
                 match entries.next() {
-                    Some((variant, content)) => {
-                        visitor.visit_enum(EnumDeserializer { variant, content: Some(content) })
-                    }
+                    Some((variant, content)) => visitor.visit_enum(EnumDeserializer {
+                        variant,
+                        content: Some(content),
+                    }),
                     None => Err(de::Error::custom("an enum map needs exactly one entry")),
                 }
             }
@@ -325,7 +329,11 @@ impl<'de> Deserializer<'de> for Value {
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
         self.deserialize_seq(visitor)
     }
 
@@ -336,12 +344,17 @@ impl<'de> Deserializer<'de> for Value {
 
 fn visit_array<'de, V: Visitor<'de>>(items: Vec<Value>, visitor: V) -> Result<V::Value, Error> {
     let len = items.len();
-    let mut seq = SeqDeserializer { iter: items.into_iter() };
+    let mut seq = SeqDeserializer {
+        iter: items.into_iter(),
+    };
     let out = visitor.visit_seq(&mut seq)?;
     if seq.iter.len() == 0 {
         Ok(out)
     } else {
-        Err(de::Error::invalid_length(len, &"fewer elements in the array"))
+        Err(de::Error::invalid_length(
+            len,
+            &"fewer elements in the array",
+        ))
     }
 }
 
@@ -349,7 +362,10 @@ fn visit_map<'de, V: Visitor<'de>>(
     entries: Vec<(Value, Value)>,
     visitor: V,
 ) -> Result<V::Value, Error> {
-    let mut map = MapDeserializer { iter: entries.into_iter(), value: None };
+    let mut map = MapDeserializer {
+        iter: entries.into_iter(),
+        value: None,
+    };
     visitor.visit_map(&mut map)
 }
 
@@ -377,7 +393,10 @@ struct MapDeserializer {
 
 impl<'de> MapAccess<'de> for MapDeserializer {
     type Error = Error;
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);
@@ -504,14 +523,20 @@ impl<'de> VariantAccess<'de> for VariantDeserializer {
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, Error> {
         match self.0 {
             Some(v) => seed.deserialize(v),
-            None => Err(de::Error::invalid_type(de::Unexpected::UnitVariant, &"newtype variant")),
+            None => Err(de::Error::invalid_type(
+                de::Unexpected::UnitVariant,
+                &"newtype variant",
+            )),
         }
     }
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
         match self.0 {
             Some(Value::Array(a)) => visit_array(a, visitor),
             Some(other) => Err(invalid_type(&other, &"a tuple variant")),
-            None => Err(de::Error::invalid_type(de::Unexpected::UnitVariant, &"tuple variant")),
+            None => Err(de::Error::invalid_type(
+                de::Unexpected::UnitVariant,
+                &"tuple variant",
+            )),
         }
     }
     fn struct_variant<V: Visitor<'de>>(
@@ -523,7 +548,10 @@ impl<'de> VariantAccess<'de> for VariantDeserializer {
             Some(Value::Map(m)) => visit_map(m, visitor),
             Some(Value::Array(a)) => visit_array(a, visitor),
             Some(other) => Err(invalid_type(&other, &"a struct variant")),
-            None => Err(de::Error::invalid_type(de::Unexpected::UnitVariant, &"struct variant")),
+            None => Err(de::Error::invalid_type(
+                de::Unexpected::UnitVariant,
+                &"struct variant",
+            )),
         }
     }
 }

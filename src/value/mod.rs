@@ -70,9 +70,9 @@ pub enum Value {
     /// Binary data.
     Binary(Vec<u8>),
     /// An array.
-    Array(Vec<Value>),
+    Array(Vec<Self>),
     /// A map, as key/value pairs in wire order.
-    Map(Vec<(Value, Value)>),
+    Map(Vec<(Self, Self)>),
     /// A point in time (the MessagePack timestamp extension, a JavaScript `Date`).
     Timestamp(Timestamp),
     /// A MessagePack extension value other than the timestamp.
@@ -96,7 +96,10 @@ impl Timestamp {
     /// seconds.
     pub fn new(seconds: i64, nanoseconds: u32) -> Self {
         let carry = i64::from(nanoseconds / 1_000_000_000);
-        Self { seconds: seconds.saturating_add(carry), nanoseconds: nanoseconds % 1_000_000_000 }
+        Self {
+            seconds: seconds.saturating_add(carry),
+            nanoseconds: nanoseconds % 1_000_000_000,
+        }
     }
 
     /// A timestamp from milliseconds since the epoch, as JavaScript's `Date.getTime()` gives.
@@ -104,13 +107,18 @@ impl Timestamp {
         let seconds = millis.div_euclid(1000);
         // rem_euclid(1000) is in 0..1000, so the product fits in a u32.
         let nanoseconds = u32::try_from(millis.rem_euclid(1000) * 1_000_000).unwrap_or(0);
-        Self { seconds, nanoseconds }
+        Self {
+            seconds,
+            nanoseconds,
+        }
     }
 
     /// Milliseconds since the epoch, rounded towards negative infinity (JavaScript `Date`
     /// precision). Saturates at the `i64` range.
     pub fn as_millis(&self) -> i64 {
-        self.seconds.saturating_mul(1000).saturating_add(i64::from(self.nanoseconds / 1_000_000))
+        self.seconds
+            .saturating_mul(1000)
+            .saturating_add(i64::from(self.nanoseconds / 1_000_000))
     }
 }
 
@@ -391,7 +399,11 @@ impl<T: Into<Self>> From<Option<T>> for Value {
 
 impl<K: Into<Self>, V: Into<Self>> FromIterator<(K, V)> for Value {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self::Map(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Self::Map(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -411,9 +423,11 @@ impl From<serde_json::Value> for Value {
             }
             serde_json::Value::String(s) => Self::String(s),
             serde_json::Value::Array(a) => Self::Array(a.into_iter().map(Self::from).collect()),
-            serde_json::Value::Object(o) => {
-                Self::Map(o.into_iter().map(|(k, v)| (Self::String(k), Self::from(v))).collect())
-            }
+            serde_json::Value::Object(o) => Self::Map(
+                o.into_iter()
+                    .map(|(k, v)| (Self::String(k), Self::from(v)))
+                    .collect(),
+            ),
         }
     }
 }

@@ -56,8 +56,9 @@ impl Serialize for Value {
                 map.end()
             }
             Self::Timestamp(t) => t.serialize(serializer),
-            Self::Ext(tag, data) => serializer
-                .serialize_newtype_struct(EXT_STRUCT_NAME, &(tag, Bytes(data.as_slice()))),
+            Self::Ext(tag, data) => {
+                serializer.serialize_newtype_struct(EXT_STRUCT_NAME, &(tag, Bytes(data.as_slice())))
+            }
         }
     }
 }
@@ -192,7 +193,10 @@ impl ser::Serializer for ValueSerializer {
         variant: &'static str,
         value: &T,
     ) -> Result<Value, Error> {
-        Ok(Value::Map(vec![(Value::String(variant.to_owned()), value.serialize(self)?)]))
+        Ok(Value::Map(vec![(
+            Value::String(variant.to_owned()),
+            value.serialize(self)?,
+        )]))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqBuilder, Error> {
         Ok(SeqBuilder(Vec::with_capacity(len.unwrap_or(0).min(4096))))
@@ -210,7 +214,10 @@ impl ser::Serializer for ValueSerializer {
         variant: &'static str,
         len: usize,
     ) -> Result<VariantBuilder<SeqBuilder>, Error> {
-        Ok(VariantBuilder { variant, inner: self.serialize_seq(Some(len))? })
+        Ok(VariantBuilder {
+            variant,
+            inner: self.serialize_seq(Some(len))?,
+        })
     }
     fn serialize_map(self, len: Option<usize>) -> Result<MapBuilder, Error> {
         Ok(MapBuilder {
@@ -228,7 +235,10 @@ impl ser::Serializer for ValueSerializer {
         variant: &'static str,
         len: usize,
     ) -> Result<VariantBuilder<MapBuilder>, Error> {
-        Ok(VariantBuilder { variant, inner: self.serialize_map(Some(len))? })
+        Ok(VariantBuilder {
+            variant,
+            inner: self.serialize_map(Some(len))?,
+        })
     }
 }
 
@@ -302,7 +312,10 @@ impl ser::SerializeMap for MapBuilder {
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        let key = self.pending_key.take().ok_or_else(|| err("map value without a key"))?;
+        let key = self
+            .pending_key
+            .take()
+            .ok_or_else(|| err("map value without a key"))?;
         self.entries.push((key, value.serialize(ValueSerializer)?));
         Ok(())
     }
@@ -319,7 +332,10 @@ impl ser::SerializeStruct for MapBuilder {
         key: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        self.entries.push((Value::String(key.to_owned()), value.serialize(ValueSerializer)?));
+        self.entries.push((
+            Value::String(key.to_owned()),
+            value.serialize(ValueSerializer)?,
+        ));
         Ok(())
     }
     fn end(self) -> Result<Value, Error> {
@@ -341,7 +357,10 @@ impl ser::SerializeTupleVariant for VariantBuilder<SeqBuilder> {
     }
     fn end(self) -> Result<Value, Error> {
         let content = ser::SerializeSeq::end(self.inner)?;
-        Ok(Value::Map(vec![(Value::String(self.variant.to_owned()), content)]))
+        Ok(Value::Map(vec![(
+            Value::String(self.variant.to_owned()),
+            content,
+        )]))
     }
 }
 
@@ -357,6 +376,9 @@ impl ser::SerializeStructVariant for VariantBuilder<MapBuilder> {
     }
     fn end(self) -> Result<Value, Error> {
         let content = ser::SerializeStruct::end(self.inner)?;
-        Ok(Value::Map(vec![(Value::String(self.variant.to_owned()), content)]))
+        Ok(Value::Map(vec![(
+            Value::String(self.variant.to_owned()),
+            content,
+        )]))
     }
 }

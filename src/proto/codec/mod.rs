@@ -57,7 +57,13 @@ pub enum Serialization {
 
 impl Serialization {
     /// Every serialization, in a fixed order.
-    pub const ALL: [Self; 5] = [Self::Binary, Self::BinaryUtf8, Self::Json, Self::Raw, Self::MsgPack];
+    pub const ALL: [Self; 5] = [
+        Self::Binary,
+        Self::BinaryUtf8,
+        Self::Json,
+        Self::Raw,
+        Self::MsgPack,
+    ];
 
     /// The name to put in an OFFER's `serialization` field, as PeerJS 1.5 does: `"binary"` for
     /// both BinaryPack variants.
@@ -211,7 +217,9 @@ pub enum CodecError {
     #[error("a top-level nil cannot be sent: PeerJS receivers fail on it")]
     TopLevelNil,
     /// A top-level map with a truthy `__peerData` key: PeerJS reserves it for control messages.
-    #[error("a top-level map with a truthy \"__peerData\" key is reserved for PeerJS control messages")]
+    #[error(
+        "a top-level map with a truthy \"__peerData\" key is reserved for PeerJS control messages"
+    )]
     ReservedKey,
     /// The message is larger than the serialization allows.
     #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
@@ -412,7 +420,11 @@ impl Encoder {
 
     /// An encoder with options.
     pub fn with_options(serialization: Serialization, options: CodecOptions) -> Self {
-        Self { serialization, options, next_chunk_id: 1 }
+        Self {
+            serialization,
+            options,
+            next_chunk_id: 1,
+        }
     }
 
     /// The serialization this encoder writes.
@@ -452,7 +464,11 @@ impl Encoder {
     /// # Errors
     ///
     /// As [`Encoder::encode`].
-    pub fn encode_into(&mut self, value: &Value, frames: &mut Vec<Frame>) -> Result<(), CodecError> {
+    pub fn encode_into(
+        &mut self,
+        value: &Value,
+        frames: &mut Vec<Frame>,
+    ) -> Result<(), CodecError> {
         match self.serialization {
             Serialization::Binary | Serialization::BinaryUtf8 => {
                 check_top_level(value)?;
@@ -518,7 +534,11 @@ impl Encoder {
         Ok(frames)
     }
 
-    fn encode_binarypack(&mut self, value: &Value, frames: &mut Vec<Frame>) -> Result<(), CodecError> {
+    fn encode_binarypack(
+        &mut self,
+        value: &Value,
+        frames: &mut Vec<Frame>,
+    ) -> Result<(), CodecError> {
         let mut packed = Vec::new();
         binarypack::encode(value, &mut packed)?;
         if packed.len() <= self.options.chunk_size {
@@ -534,7 +554,10 @@ impl Encoder {
     fn encode_json(&mut self, value: &Value, frames: &mut Vec<Frame>) -> Result<(), CodecError> {
         let bytes = json::encode(value)?;
         if bytes.len() >= json::MAX_SIZE {
-            return Err(CodecError::MessageTooBig { size: bytes.len(), limit: json::MAX_SIZE - 1 });
+            return Err(CodecError::MessageTooBig {
+                size: bytes.len(),
+                limit: json::MAX_SIZE - 1,
+            });
         }
         if self.options.json_text_frames {
             let text = String::from_utf8(bytes).map_err(|_| CodecError::InvalidUtf8)?;
@@ -655,24 +678,37 @@ impl Decoder {
         }
     }
 
-    fn decode_binarypack(&mut self, bytes: &[u8], out: &mut Vec<Incoming>) -> Result<(), CodecError> {
-        let value = binarypack::decode_with_depth(bytes, self.options.max_depth)?;
-        let mut value = value;
+    fn decode_binarypack(
+        &mut self,
+        bytes: &[u8],
+        out: &mut Vec<Incoming>,
+    ) -> Result<(), CodecError> {
         // A reassembled message is itself a BinaryPack message, handled like a received one
-        // (PeerJS does the same); the loop ends because each round needs a completed message.
+        // (PeerJS does the same); each round needs a newly completed message, so this ends.
+        let mut whole: Vec<u8>;
+        let mut bytes = bytes;
         loop {
-            let Some(pd) = peer_data(&value) else {
-                out.push(Incoming::Data(value));
-                return Ok(());
+            let completed = if let Some(chunk) = chunk::Chunk::parse(bytes) {
+                self.reassembler.push(chunk)?
+            } else {
+                let value = binarypack::decode_with_depth(bytes, self.options.max_depth)?;
+                match peer_data(&value) {
+                    None => {
+                        out.push(Incoming::Data(value));
+                        return Ok(());
+                    }
+                    Some(pd) if is_close_control(pd) => {
+                        out.push(Incoming::Close);
+                        return Ok(());
+                    }
+                    Some(_) => self.reassembler.push(chunk::Chunk::from_value(&value)?)?,
+                }
             };
-            if is_close_control(pd) {
-                out.push(Incoming::Close);
-                return Ok(());
-            }
-            match self.reassembler.push(value)? {
+            match completed {
                 None => return Ok(()),
-                Some(whole) => {
-                    value = binarypack::decode_with_depth(&whole, self.options.max_depth)?;
+                Some(message) => {
+                    whole = message;
+                    bytes = &whole;
                 }
             }
         }
