@@ -55,12 +55,22 @@ fn round_trip(serialization: Serialization, value: &Value) -> Result<Vec<Incomin
     Ok(out)
 }
 
-/// What JSON gives back: binary becomes an array of numbers (serde's convention).
+/// What JSON gives back: binary becomes an array of numbers (serde's convention), and a key
+/// that appears twice keeps its first position with its last value (as `JSON.parse` does).
 fn json_view(v: &Value) -> Value {
     match v {
         Value::Binary(b) => Value::Array(b.iter().map(|&x| Value::from(x)).collect()),
         Value::Array(a) => Value::Array(a.iter().map(json_view).collect()),
-        Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), json_view(v))).collect()),
+        Value::Map(m) => {
+            let mut out: Vec<(Value, Value)> = Vec::new();
+            for (k, v) in m {
+                match out.iter_mut().find(|(seen, _)| seen == k) {
+                    Some(entry) => entry.1 = json_view(v),
+                    None => out.push((k.clone(), json_view(v))),
+                }
+            }
+            Value::Map(out)
+        }
         other => other.clone(),
     }
 }
@@ -309,4 +319,31 @@ fn msgpack_messages_are_cut_into_32_kib_pieces() {
     let frames = Encoder::new(Serialization::MsgPack).encode(&v).unwrap();
     let sizes: Vec<usize> = frames.iter().map(Frame::len).collect();
     assert_eq!(sizes, vec![32768, 32768, 4469]);
+}
+
+#[test]
+fn msgpack_refuses_map_keys_javascript_cannot_decode() {
+    let mut enc = Encoder::new(Serialization::MsgPack);
+    for key in [
+        Value::Nil,
+        Value::Bool(true),
+        Value::Binary(vec![1]),
+        Value::Array(vec![]),
+    ] {
+        let nested = Value::Array(vec![Value::Map(vec![(key.clone(), Value::Int(1))])]);
+        assert!(
+            matches!(enc.encode(&nested), Err(CodecError::Unsupported { .. })),
+            "{key:?}"
+        );
+    }
+    let ok = Value::Map(vec![
+        (Value::Int(1), 1.into()),
+        (Value::Float(1.5), 2.into()),
+        ("s".into(), 3.into()),
+    ]);
+    assert!(enc.encode(&ok).is_ok());
+    // The low-level encoder writes any MessagePack, for Rust peers that want it.
+    let mut raw = Vec::new();
+    msgpack::encode(&Value::Map(vec![(Value::Nil, Value::Nil)]), &mut raw).unwrap();
+    assert_eq!(raw, [0x81, 0xc0, 0xc0]);
 }

@@ -404,6 +404,37 @@ fn check_top_level(value: &Value) -> Result<(), CodecError> {
     Ok(())
 }
 
+/// Refuses map keys that @msgpack/msgpack's decoder rejects (anything but strings and numbers):
+/// a PeerJS receiver stops reading the connection after one.
+fn check_msgpack_keys(value: &Value) -> Result<(), CodecError> {
+    let mut todo = vec![value];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::Array(items) => todo.extend(items),
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    if !matches!(
+                        k,
+                        Value::String(_) | Value::Int(_) | Value::UInt(_) | Value::Float(_)
+                    ) {
+                        return Err(CodecError::Unsupported {
+                            serialization: "MsgPack",
+                            what: format!(
+                                "a {} map key (PeerJS's MsgPack decoder accepts only string and \
+                                 number keys, and stops reading the connection after any other)",
+                                k.kind_name()
+                            ),
+                        });
+                    }
+                    todo.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Turns values into data-channel messages for one connection.
 #[derive(Debug, Clone)]
 pub struct Encoder {
@@ -569,6 +600,7 @@ impl Encoder {
     }
 
     fn encode_msgpack(&mut self, value: &Value, frames: &mut Vec<Frame>) -> Result<(), CodecError> {
+        check_msgpack_keys(value)?;
         let mut packed = Vec::new();
         msgpack::encode(value, &mut packed)?;
         let piece = self.options.msgpack_piece_size;
@@ -660,13 +692,12 @@ impl Decoder {
                         got: "text",
                     });
                 };
-                let mut values = Vec::new();
-                let result = self.stream.push(&bytes, &mut values);
-                out.extend(values.into_iter().map(|value| match peer_data(&value) {
-                    Some(pd) if is_close_control(pd) => Incoming::Close,
-                    _ => Incoming::Data(value),
-                }));
-                result
+                self.stream.push_with(&bytes, |value| {
+                    out.push(match peer_data(&value) {
+                        Some(pd) if is_close_control(pd) => Incoming::Close,
+                        _ => Incoming::Data(value),
+                    });
+                })
             }
             Serialization::Raw => {
                 out.push(Incoming::Data(match frame {
