@@ -37,9 +37,14 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(all(wasm_browser, any(feature = "server", feature = "cli")))]
+compile_error!("the `server` and `cli` features are for native targets only");
+
 mod backend;
 mod error;
 pub mod proto;
+#[cfg(all(feature = "server", not(wasm_browser)))]
+pub mod server;
 mod value;
 
 pub use error::{Error, ErrorKind};
