@@ -3,7 +3,9 @@
 //!
 //! * [`signaling`]: the messages exchanged with a PeerJS server, id rules, URLs and tokens.
 //! * [`codec`]: the data-channel serializations.
+//! * [`session`]: a peer's signaling session and the negotiation of its connections.
 
 pub mod codec;
+pub mod session;
 pub mod signaling;
 pub(crate) mod time;
