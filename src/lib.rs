@@ -42,10 +42,16 @@ compile_error!("the `server` and `cli` features are for native targets only");
 
 mod backend;
 mod error;
+mod options;
+#[cfg(not(wasm_browser))]
+mod peer;
 pub mod proto;
 #[cfg(all(feature = "server", not(wasm_browser)))]
 pub mod server;
 mod value;
 
 pub use error::{Error, ErrorKind};
+pub use options::{ConnectOptions, IceServer, PeerOptions};
+#[cfg(not(wasm_browser))]
+pub use peer::{DataConnection, Peer, PeerEvent};
 pub use value::{Timestamp, Value, from_value, to_value};

@@ -1,7 +1,11 @@
 //! The native backend: webrtc-rs peer connections, tokio, tokio-tungstenite signaling.
 
+pub(crate) mod connection;
+pub(crate) mod net;
+pub(crate) mod peer;
+mod runtime;
+
 /// Fills `buf` with random bytes from the operating system.
-#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) fn random_bytes(buf: &mut [u8]) {
     if getrandom::fill(buf).is_err() {
         // The OS generator is unavailable (extremely rare); fall back to a time-seeded mix so
@@ -16,4 +20,11 @@ pub(crate) fn random_bytes(buf: &mut [u8]) {
             *b = x as u8;
         }
     }
+}
+
+/// A random `u64` from the operating system.
+pub(crate) fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    random_bytes(&mut b);
+    u64::from_le_bytes(b)
 }

@@ -1,0 +1,551 @@
+//! One PeerJS data connection on webrtc-rs: its own peer connection with one data channel.
+//!
+//! A task per connection owns the peer connection. It applies the remote description and
+//! candidates (queuing candidates until the description is set), reads the data channel,
+//! decodes what arrives and hands it to the application through a bounded queue: when the
+//! application stops reading, the task stops reading the channel and SCTP flow control slows
+//! the sender down. Sending happens on the application's task, straight on the data channel,
+//! which blocks while more than [`SEND_BUFFER_LIMIT`] bytes are unacknowledged.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::sync::{mpsc, watch};
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceCandidateInit, RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCSessionDescription, SettingEngineBuilder,
+};
+
+use super::runtime::BufferedRuntime;
+use crate::error::{Error, ErrorKind};
+use crate::options::PeerOptions;
+use crate::proto::codec::{
+    CodecError, CodecOptions, Decoder, Encoder, Frame, Incoming, Serialization,
+};
+use crate::proto::session::ConnectionInfo;
+use crate::proto::signaling::{IceCandidate, SdpType, SessionDescription};
+use crate::value::Value;
+
+/// Unacknowledged bytes above which a send waits (PeerJS waits above 8 MiB of
+/// `bufferedAmount`; a smaller window keeps memory low at no cost in throughput).
+pub(crate) const SEND_BUFFER_LIMIT: usize = 1024 * 1024;
+/// Decoded messages waiting for the application before the channel is no longer read.
+const INCOMING_QUEUE: usize = 256;
+/// The largest message we accept and may send: Chrome's limit, and webrtc-rs's ceiling.
+const MAX_MESSAGE_SIZE: u32 = 256 * 1024;
+
+/// The connection's lifecycle, as the application sees it.
+#[derive(Clone, Debug)]
+pub(crate) enum ConnState {
+    Connecting,
+    Open,
+    Closed(Option<Error>),
+}
+
+/// What the driver asks the connection task to do.
+#[derive(Debug)]
+pub(crate) enum ConnCommand {
+    /// The remote answer (for a connection we offered), and whether the remote is PeerJS ≤1.4.
+    Answer(SessionDescription, bool),
+    /// A remote ICE candidate.
+    Candidate(IceCandidate),
+    /// Close, failing with this error if any.
+    Close(Option<Error>),
+}
+
+/// What a connection task tells the peer's driver.
+#[derive(Debug)]
+pub(crate) enum ConnReport {
+    LocalDescription(String, SessionDescription),
+    LocalCandidate(String, IceCandidate),
+    Opened(String),
+    Closed(String),
+}
+
+/// The state the application's handle and the connection task share.
+pub(crate) struct ConnShared {
+    pub(crate) info: ConnectionInfo,
+    pub(crate) state: watch::Sender<ConnState>,
+    pub(crate) incoming: tokio::sync::Mutex<mpsc::Receiver<Result<Value, Error>>>,
+    pub(crate) sender: tokio::sync::Mutex<Option<Sender>>,
+    pub(crate) commands: mpsc::UnboundedSender<ConnCommand>,
+}
+
+impl std::fmt::Debug for ConnShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnShared")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sending half: the channel and the encoder, used by one message at a time.
+pub(crate) struct Sender {
+    channel: Arc<dyn DataChannel>,
+    encoder: Encoder,
+}
+
+impl Sender {
+    /// Sends one message's frames, in order.
+    pub(crate) async fn send(&mut self, value: Value) -> Result<(), Error> {
+        let frames = self.encoder.encode_owned(value)?;
+        self.send_frames(frames).await
+    }
+
+    /// Sends the flush-close control message, if the serialization has one.
+    pub(crate) async fn send_close(&mut self) -> Result<(), Error> {
+        let frames = self.encoder.encode_close()?;
+        self.send_frames(frames).await
+    }
+
+    async fn send_frames(&self, frames: Vec<Frame>) -> Result<(), Error> {
+        for frame in frames {
+            let len = frame.len();
+            let result = match frame {
+                Frame::Text(text) => self.channel.send_text(&text).await,
+                Frame::Binary(bytes) => self.channel.send(BytesMut::from(bytes.as_slice())).await,
+            };
+            result.map_err(|e| send_error(e, len))?;
+        }
+        Ok(())
+    }
+}
+
+fn send_error(e: webrtc::error::Error, len: usize) -> Error {
+    let text = e.to_string();
+    if text.contains("larger than maximum message size") {
+        Error::new(
+            ErrorKind::MessageTooBig,
+            format!("a message of {len} bytes exceeds the data channel's maximum message size"),
+        )
+    } else if text.contains("closed") || text.contains("not open") {
+        Error::with_source(ErrorKind::ConnectionClosed, "the connection is closed", e)
+    } else {
+        Error::with_source(ErrorKind::WebRtc, "sending on the data channel failed", e)
+    }
+}
+
+/// Settings every connection of a peer shares.
+#[derive(Clone)]
+pub(crate) struct RtcSettings {
+    ice_servers: Vec<RTCIceServer>,
+    addresses: Vec<String>,
+    runtime: Arc<BufferedRuntime>,
+    mdns: bool,
+    pub(crate) codec: CodecOptions,
+}
+
+impl RtcSettings {
+    pub(crate) fn new(options: &PeerOptions) -> Self {
+        let ice_servers = options
+            .ice_servers
+            .iter()
+            .map(|s| RTCIceServer {
+                urls: s.urls.clone(),
+                username: s.username.clone(),
+                credential: s.credential.clone(),
+            })
+            .collect();
+        Self {
+            ice_servers,
+            addresses: options
+                .ice_addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            runtime: Arc::new(BufferedRuntime::new(options.socket_buffer_size)),
+            mdns: options.mdns,
+            codec: options.codec.clone(),
+        }
+    }
+}
+
+/// Events from the peer connection's callbacks, which must return quickly.
+enum PcEvent {
+    Channel(Arc<dyn DataChannel>),
+    State(RTCPeerConnectionState),
+}
+
+struct Handler {
+    connection_id: String,
+    reports: mpsc::UnboundedSender<ConnReport>,
+    events: mpsc::UnboundedSender<PcEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json() {
+            Ok(init) => {
+                let candidate = IceCandidate {
+                    candidate: init.candidate,
+                    // webrtc-rs leaves sdpMid empty; our only m-line is the data channel's.
+                    sdp_mid: Some(
+                        init.sdp_mid
+                            .filter(|m| !m.is_empty())
+                            .unwrap_or_else(|| "0".into()),
+                    ),
+                    sdp_m_line_index: Some(init.sdp_mline_index.unwrap_or(0)),
+                    username_fragment: init.username_fragment,
+                };
+                let _ = self.reports.send(ConnReport::LocalCandidate(
+                    self.connection_id.clone(),
+                    candidate,
+                ));
+            }
+            Err(e) => tracing::warn!(error = %e, "could not serialize a local ICE candidate"),
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.events.send(PcEvent::State(state));
+    }
+
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        let _ = self.events.send(PcEvent::Channel(channel));
+    }
+}
+
+/// The application-facing handle's shared state and the task's inputs, created together.
+pub(crate) fn new_connection(info: ConnectionInfo) -> (Arc<ConnShared>, TaskInputs) {
+    let (incoming_tx, incoming_rx) = mpsc::channel(INCOMING_QUEUE);
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let (state, _) = watch::channel(ConnState::Connecting);
+    let shared = Arc::new(ConnShared {
+        info,
+        state,
+        incoming: tokio::sync::Mutex::new(incoming_rx),
+        sender: tokio::sync::Mutex::new(None),
+        commands: commands_tx,
+    });
+    (
+        shared,
+        TaskInputs {
+            incoming: incoming_tx,
+            commands: commands_rx,
+        },
+    )
+}
+
+/// What only the connection task holds.
+pub(crate) struct TaskInputs {
+    incoming: mpsc::Sender<Result<Value, Error>>,
+    commands: mpsc::UnboundedReceiver<ConnCommand>,
+}
+
+/// Runs one connection to its end. `offer` is the remote offer when we answer; `None` when we
+/// offer.
+pub(crate) async fn run(
+    shared: Arc<ConnShared>,
+    inputs: TaskInputs,
+    offer: Option<SessionDescription>,
+    settings: RtcSettings,
+    reports: mpsc::UnboundedSender<ConnReport>,
+) {
+    let id = shared.info.connection_id.clone();
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let handler = Handler {
+        connection_id: id.clone(),
+        reports: reports.clone(),
+        events: events_tx,
+    };
+    let error = match build(&settings, handler).await {
+        Ok(pc) => {
+            let mut task = Task {
+                shared: shared.clone(),
+                pc: pc.clone(),
+                channel: None,
+                decoder: Decoder::with_options(shared.info.serialization, settings.codec.clone()),
+                codec: settings.codec,
+                legacy: shared.info.legacy,
+                remote_set: false,
+                pending_candidates: Vec::new(),
+                delivering: VecDeque::new(),
+                reports: reports.clone(),
+            };
+            let error = task
+                .run(offer, inputs.incoming, inputs.commands, events_rx)
+                .await;
+            let _ = pc.close().await;
+            error
+        }
+        Err(e) => Some(e),
+    };
+    shared.state.send_replace(ConnState::Closed(error));
+    *shared.sender.lock().await = None;
+    let _ = reports.send(ConnReport::Closed(id));
+}
+
+async fn build(settings: &RtcSettings, handler: Handler) -> Result<Arc<dyn PeerConnection>, Error> {
+    use rtc::ice::mdns::MulticastDnsMode;
+    use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
+    let engine = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(if settings.mdns {
+            MulticastDnsMode::QueryOnly
+        } else {
+            MulticastDnsMode::Disabled
+        })
+        // webrtc-rs waits a second before using a peer-reflexive pair unless told otherwise.
+        .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+        .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(MAX_MESSAGE_SIZE))
+        .build();
+    let config = RTCConfigurationBuilder::new()
+        .with_ice_servers(settings.ice_servers.clone())
+        .build();
+    let pc = PeerConnectionBuilder::new()
+        .with_configuration(config)
+        .with_setting_engine(engine)
+        .with_handler(Arc::new(handler))
+        .with_runtime(settings.runtime.clone())
+        .with_udp_addrs(settings.addresses.clone())
+        .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
+        .build()
+        .await
+        .map_err(|e| {
+            Error::with_source(ErrorKind::WebRtc, "could not create a peer connection", e)
+        })?;
+    Ok(Arc::new(pc))
+}
+
+struct Task {
+    shared: Arc<ConnShared>,
+    pc: Arc<dyn PeerConnection>,
+    channel: Option<Arc<dyn DataChannel>>,
+    decoder: Decoder,
+    codec: CodecOptions,
+    legacy: bool,
+    remote_set: bool,
+    pending_candidates: Vec<IceCandidate>,
+    /// Decoded messages the application has not taken yet.
+    delivering: VecDeque<Result<Value, Error>>,
+    reports: mpsc::UnboundedSender<ConnReport>,
+}
+
+fn webrtc_error(what: &str) -> impl FnOnce(webrtc::error::Error) -> Error + '_ {
+    move |e| Error::with_source(ErrorKind::WebRtc, what.to_owned(), e)
+}
+
+fn to_rtc(sdp: &SessionDescription) -> Result<RTCSessionDescription, Error> {
+    let result = match sdp.sdp_type {
+        SdpType::Offer => RTCSessionDescription::offer(sdp.sdp.clone()),
+        SdpType::Answer => RTCSessionDescription::answer(sdp.sdp.clone()),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::WebRtc,
+                "unsupported session description type",
+            ));
+        }
+    };
+    result.map_err(webrtc_error("invalid session description"))
+}
+
+impl Task {
+    /// Negotiates, then serves the connection until it closes; returns why it failed, if it did.
+    async fn run(
+        &mut self,
+        offer: Option<SessionDescription>,
+        incoming: mpsc::Sender<Result<Value, Error>>,
+        mut commands: mpsc::UnboundedReceiver<ConnCommand>,
+        mut events: mpsc::UnboundedReceiver<PcEvent>,
+    ) -> Option<Error> {
+        if let Err(e) = self.negotiate(offer).await {
+            return Some(e);
+        }
+        loop {
+            let can_read = self.delivering.is_empty();
+            let channel = self.channel.clone();
+            tokio::select! {
+                biased;
+                command = commands.recv() => match command {
+                    Some(ConnCommand::Answer(answer, legacy)) => {
+                        self.legacy = legacy;
+                        if let Err(e) = self.set_remote(&answer).await {
+                            return Some(e);
+                        }
+                    }
+                    Some(ConnCommand::Candidate(candidate)) => self.add_candidate(candidate).await,
+                    Some(ConnCommand::Close(error)) => return error,
+                    None => return None,
+                },
+                event = events.recv() => match event {
+                    Some(PcEvent::Channel(channel)) => {
+                        if self.channel.is_none() {
+                            self.channel = Some(channel);
+                        }
+                    }
+                    Some(PcEvent::State(RTCPeerConnectionState::Failed)) => {
+                        return Some(Error::new(
+                            ErrorKind::NegotiationFailed,
+                            format!("the connection to {} failed (ICE)", self.shared.info.peer),
+                        ));
+                    }
+                    Some(PcEvent::State(RTCPeerConnectionState::Closed)) => return None,
+                    Some(PcEvent::State(_)) => {}
+                    None => return None,
+                },
+                permit = incoming.reserve(), if !self.delivering.is_empty() => match permit {
+                    Ok(permit) => {
+                        if let Some(item) = self.delivering.pop_front() {
+                            permit.send(item);
+                        }
+                    }
+                    // The application dropped every handle: nobody will read; keep serving
+                    // until closed, discarding.
+                    Err(_) => self.delivering.clear(),
+                },
+                event = async { match &channel { Some(c) => c.poll().await, None => None } },
+                    if can_read && channel.is_some() =>
+                {
+                    match event {
+                        Some(DataChannelEvent::OnOpen) => self.opened().await,
+                        Some(DataChannelEvent::OnMessage(message)) => {
+                            let frame = if message.is_string {
+                                Frame::Text(String::from_utf8_lossy(&message.data).into_owned())
+                            } else {
+                                Frame::Binary(message.data.to_vec())
+                            };
+                            if let Some(close) = self.receive(frame) {
+                                return close;
+                            }
+                        }
+                        Some(DataChannelEvent::OnClose) | None => return None,
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn negotiate(&mut self, offer: Option<SessionDescription>) -> Result<(), Error> {
+        let id = self.shared.info.connection_id.clone();
+        let local = match offer {
+            None => {
+                let init = RTCDataChannelInit {
+                    ordered: self.shared.info.reliable,
+                    ..Default::default()
+                };
+                let channel = self
+                    .pc
+                    .create_data_channel(&self.shared.info.label, Some(init))
+                    .await
+                    .map_err(webrtc_error("could not create the data channel"))?;
+                self.channel = Some(channel);
+                self.pc
+                    .create_offer(None)
+                    .await
+                    .map_err(webrtc_error("could not create an offer"))?
+            }
+            Some(offer) => {
+                self.set_remote(&offer).await?;
+                self.pc
+                    .create_answer(None)
+                    .await
+                    .map_err(webrtc_error("could not create an answer"))?
+            }
+        };
+        self.pc
+            .set_local_description(local.clone())
+            .await
+            .map_err(webrtc_error("could not apply the local description"))?;
+        let sdp_type = if local.sdp_type == webrtc::peer_connection::RTCSdpType::Offer {
+            SdpType::Offer
+        } else {
+            SdpType::Answer
+        };
+        let description = SessionDescription::new(sdp_type, local.sdp);
+        let _ = self
+            .reports
+            .send(ConnReport::LocalDescription(id, description));
+        Ok(())
+    }
+
+    async fn set_remote(&mut self, sdp: &SessionDescription) -> Result<(), Error> {
+        self.pc
+            .set_remote_description(to_rtc(sdp)?)
+            .await
+            .map_err(|e| {
+                Error::with_source(ErrorKind::WebRtc, "the remote description was rejected", e)
+            })?;
+        self.remote_set = true;
+        for candidate in std::mem::take(&mut self.pending_candidates) {
+            self.add_candidate(candidate).await;
+        }
+        Ok(())
+    }
+
+    async fn add_candidate(&mut self, candidate: IceCandidate) {
+        if !self.remote_set {
+            self.pending_candidates.push(candidate);
+            return;
+        }
+        let init = RTCIceCandidateInit {
+            candidate: candidate.candidate,
+            sdp_mid: candidate.sdp_mid,
+            sdp_mline_index: candidate.sdp_m_line_index,
+            username_fragment: candidate.username_fragment,
+            ..Default::default()
+        };
+        if let Err(e) = self.pc.add_ice_candidate(init).await {
+            // PeerJS reports this as a `webrtc` error and carries on.
+            tracing::debug!(error = %e, "a remote ICE candidate was rejected");
+        }
+    }
+
+    async fn opened(&mut self) {
+        let Some(channel) = self.channel.clone() else {
+            return;
+        };
+        let options = self.codec.clone().json_text_frames(self.legacy);
+        let encoder = Encoder::with_options(self.shared.info.serialization, options);
+        *self.shared.sender.lock().await = Some(Sender { channel, encoder });
+        self.shared.state.send_replace(ConnState::Open);
+        let _ = self
+            .reports
+            .send(ConnReport::Opened(self.shared.info.connection_id.clone()));
+    }
+
+    /// Decodes a frame into the delivery queue. Returns `Some` when the connection must close:
+    /// the remote's flush-close (`Some(None)`), or a MsgPack stream that can no longer be read.
+    fn receive(&mut self, frame: Frame) -> Option<Option<Error>> {
+        let mut items = Vec::new();
+        let result = self.decoder.decode_into(frame, &mut items);
+        for item in items {
+            match item {
+                Incoming::Data(value) => self.delivering.push_back(Ok(value)),
+                Incoming::Close => return Some(None),
+            }
+        }
+        if let Err(e) = result {
+            let fatal = self.shared.info.serialization == Serialization::MsgPack;
+            let error = codec_error(&self.shared.info.peer, e);
+            if fatal {
+                return Some(Some(error));
+            }
+            self.delivering.push_back(Err(error));
+        }
+        None
+    }
+}
+
+fn codec_error(peer: &str, e: CodecError) -> Error {
+    let kind = match e {
+        CodecError::MessageTooBig { .. } | CodecError::ReassemblyLimit(_) => {
+            ErrorKind::MessageTooBig
+        }
+        _ => ErrorKind::Serialization,
+    };
+    Error::with_source(
+        kind,
+        format!("a message from {peer} could not be decoded: {e}"),
+        e,
+    )
+}
+
+/// A watch for the state, usable without holding the shared state.
+pub(crate) fn subscribe(shared: &ConnShared) -> watch::Receiver<ConnState> {
+    shared.state.subscribe()
+}
