@@ -386,6 +386,37 @@ impl DataConnection {
         }
     }
 
+    /// Waits until everything sent so far has been acknowledged by the remote peer (the
+    /// channel's buffered amount is zero).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::ConnectionClosed`] (or why it failed) if the connection closes first.
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.wait_open().await?;
+        let channel = match self.shared.sender.lock().await.as_ref() {
+            Some(sender) => sender.channel(),
+            None => return Err(closed_error(None)),
+        };
+        loop {
+            match channel.outstanding_bytes().await {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => {
+                    let state = self.shared.state.borrow().clone();
+                    return Err(match state {
+                        ConnState::Closed(Some(error)) => error,
+                        _ => Error::with_source(ErrorKind::ConnectionClosed, "the connection is closed", e),
+                    });
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_millis(5)) => {}
+                error = self.closed() => return Err(closed_error(error.as_ref())),
+            }
+        }
+    }
+
     /// The next message, as a [`Value`]. Waits for one.
     ///
     /// # Errors

@@ -96,6 +96,11 @@ impl Sender {
         self.send_frames(frames).await
     }
 
+    /// The data channel.
+    pub(crate) fn channel(&self) -> Arc<dyn DataChannel> {
+        self.channel.clone()
+    }
+
     /// Sends the flush-close control message, if the serialization has one.
     pub(crate) async fn send_close(&mut self) -> Result<(), Error> {
         let frames = self.encoder.encode_close()?;
