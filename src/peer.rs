@@ -406,7 +406,11 @@ impl DataConnection {
                     let state = self.shared.state.borrow().clone();
                     return Err(match state {
                         ConnState::Closed(Some(error)) => error,
-                        _ => Error::with_source(ErrorKind::ConnectionClosed, "the connection is closed", e),
+                        _ => Error::with_source(
+                            ErrorKind::ConnectionClosed,
+                            "the connection is closed",
+                            e,
+                        ),
                     });
                 }
             }
@@ -425,9 +429,9 @@ impl DataConnection {
     /// every message was taken; [`ErrorKind::Serialization`] for a message that could not be
     /// decoded (the next call continues with the next message).
     pub async fn recv(&self) -> Result<Value, Error> {
-        let item = self.shared.incoming.lock().await.recv().await;
-        match item {
-            Some(result) => result,
+        let delivery = self.shared.incoming.lock().await.recv().await;
+        match delivery {
+            Some(delivery) => delivery.item,
             None => {
                 let state = self.shared.state.borrow().clone();
                 Err(match state {

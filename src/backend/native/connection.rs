@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
@@ -33,8 +33,9 @@ use crate::value::Value;
 /// Unacknowledged bytes above which a send waits (PeerJS waits above 8 MiB of
 /// `bufferedAmount`; a smaller window keeps memory low at no cost in throughput).
 pub(crate) const SEND_BUFFER_LIMIT: usize = 1024 * 1024;
-/// Decoded messages waiting for the application before the channel is no longer read.
-const INCOMING_QUEUE: usize = 256;
+/// Bytes of decoded messages waiting for the application before the channel is no longer read
+/// (so SCTP flow control holds the sender back).
+const INCOMING_BUDGET: usize = 8 * 1024 * 1024;
 /// The largest message we accept and may send: Chrome's limit, and webrtc-rs's ceiling.
 const MAX_MESSAGE_SIZE: u32 = 256 * 1024;
 
@@ -70,7 +71,7 @@ pub(crate) enum ConnReport {
 pub(crate) struct ConnShared {
     pub(crate) info: ConnectionInfo,
     pub(crate) state: watch::Sender<ConnState>,
-    pub(crate) incoming: tokio::sync::Mutex<mpsc::Receiver<Result<Value, Error>>>,
+    pub(crate) incoming: tokio::sync::Mutex<mpsc::UnboundedReceiver<Delivery>>,
     pub(crate) sender: tokio::sync::Mutex<Option<Sender>>,
     pub(crate) commands: mpsc::UnboundedSender<ConnCommand>,
 }
@@ -81,6 +82,35 @@ impl std::fmt::Debug for ConnShared {
             .field("info", &self.info)
             .finish_non_exhaustive()
     }
+}
+
+/// A received message (or a decoding error) and its share of the receive budget, returned
+/// when the application takes it.
+pub(crate) struct Delivery {
+    pub(crate) item: Result<Value, Error>,
+    _budget: OwnedSemaphorePermit,
+}
+
+/// Roughly how many bytes a value occupies in memory.
+fn approx_size(value: &Value) -> usize {
+    let mut size = 0;
+    let mut todo = vec![value];
+    while let Some(v) = todo.pop() {
+        size += size_of::<Value>();
+        match v {
+            Value::String(s) => size += s.len(),
+            Value::Binary(b) | Value::Ext(_, b) => size += b.len(),
+            Value::Array(items) => todo.extend(items),
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    todo.push(k);
+                    todo.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    size
 }
 
 /// The sending half: the channel and the encoder, used by one message at a time.
@@ -217,7 +247,7 @@ impl PeerConnectionEventHandler for Handler {
 
 /// The application-facing handle's shared state and the task's inputs, created together.
 pub(crate) fn new_connection(info: ConnectionInfo) -> (Arc<ConnShared>, TaskInputs) {
-    let (incoming_tx, incoming_rx) = mpsc::channel(INCOMING_QUEUE);
+    let (incoming_tx, incoming_rx) = mpsc::unbounded_channel();
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (state, _) = watch::channel(ConnState::Connecting);
     let shared = Arc::new(ConnShared {
@@ -238,7 +268,7 @@ pub(crate) fn new_connection(info: ConnectionInfo) -> (Arc<ConnShared>, TaskInpu
 
 /// What only the connection task holds.
 pub(crate) struct TaskInputs {
-    incoming: mpsc::Sender<Result<Value, Error>>,
+    incoming: mpsc::UnboundedSender<Delivery>,
     commands: mpsc::UnboundedReceiver<ConnCommand>,
 }
 
@@ -353,13 +383,14 @@ impl Task {
     async fn run(
         &mut self,
         offer: Option<SessionDescription>,
-        incoming: mpsc::Sender<Result<Value, Error>>,
+        incoming: mpsc::UnboundedSender<Delivery>,
         mut commands: mpsc::UnboundedReceiver<ConnCommand>,
         mut events: mpsc::UnboundedReceiver<PcEvent>,
     ) -> Option<Error> {
         if let Err(e) = self.negotiate(offer).await {
             return Some(e);
         }
+        let budget = Arc::new(Semaphore::new(INCOMING_BUDGET));
         loop {
             let can_read = self.delivering.is_empty();
             let channel = self.channel.clone();
@@ -392,15 +423,12 @@ impl Task {
                     Some(PcEvent::State(_)) => {}
                     None => return None,
                 },
-                permit = incoming.reserve(), if !self.delivering.is_empty() => match permit {
-                    Ok(permit) => {
-                        if let Some(item) = self.delivering.pop_front() {
-                            permit.send(item);
-                        }
+                permit = budget.clone().acquire_many_owned(self.front_cost()), if !self.delivering.is_empty() => {
+                    if let (Ok(permit), Some(item)) = (permit, self.delivering.pop_front()) {
+                        // If the application dropped every handle nobody reads; keep serving
+                        // until closed, discarding.
+                        let _ = incoming.send(Delivery { item, _budget: permit });
                     }
-                    // The application dropped every handle: nobody will read; keep serving
-                    // until closed, discarding.
-                    Err(_) => self.delivering.clear(),
                 },
                 event = async { match &channel { Some(c) => c.poll().await, None => None } },
                     if can_read && channel.is_some() =>
@@ -423,6 +451,16 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// The receive budget the next message to deliver takes.
+    fn front_cost(&self) -> u32 {
+        let size = match self.delivering.front() {
+            Some(Ok(value)) => approx_size(value),
+            _ => size_of::<Value>(),
+        };
+        // A message larger than the whole budget takes all of it.
+        size.min(INCOMING_BUDGET) as u32
     }
 
     async fn negotiate(&mut self, offer: Option<SessionDescription>) -> Result<(), Error> {
