@@ -37,6 +37,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(all(wasm_browser, any(feature = "server", feature = "cli")))]
 compile_error!("the `server` and `cli` features are for native targets only");
 
