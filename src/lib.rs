@@ -48,15 +48,15 @@ compile_error!("the `server` and `cli` features are for native targets only");
 mod backend;
 mod error;
 mod options;
-#[cfg(not(wasm_browser))]
+#[cfg(native)]
 mod peer;
 pub mod proto;
-#[cfg(all(feature = "server", not(wasm_browser)))]
+#[cfg(all(feature = "server", native))]
 pub mod server;
 mod value;
 
 pub use error::{Error, ErrorKind};
 pub use options::{ConnectOptions, IceServer, PeerOptions};
-#[cfg(not(wasm_browser))]
+#[cfg(native)]
 pub use peer::{DataConnection, Peer, PeerEvent};
 pub use value::{Timestamp, Value, from_value, to_value};
