@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -170,7 +171,9 @@ pub(crate) struct RtcSettings {
     ice_servers: Vec<RTCIceServer>,
     addresses: Vec<String>,
     runtime: Arc<BufferedRuntime>,
-    mdns: bool,
+    /// Whether to resolve `.local` candidates; turned off for good when the host has no
+    /// multicast-capable interface (webrtc-rs then fails to create peer connections).
+    mdns: Arc<AtomicBool>,
     pub(crate) codec: CodecOptions,
 }
 
@@ -193,7 +196,7 @@ impl RtcSettings {
                 .map(ToString::to_string)
                 .collect(),
             runtime: Arc::new(BufferedRuntime::new(options.socket_buffer_size)),
-            mdns: options.mdns,
+            mdns: Arc::new(AtomicBool::new(options.mdns)),
             codec: options.codec.clone(),
         }
     }
@@ -316,10 +319,32 @@ pub(crate) async fn run(
 }
 
 async fn build(settings: &RtcSettings, handler: Handler) -> Result<Arc<dyn PeerConnection>, Error> {
+    let handler = Arc::new(handler);
+    let mdns = settings.mdns.load(Ordering::Relaxed);
+    match build_with(settings, handler.clone(), mdns).await {
+        Err(e) if mdns => {
+            // mDNS needs a multicast-capable interface; a host with only loopback has none.
+            tracing::warn!(
+                error = %e,
+                "creating a peer connection with mDNS failed; continuing without mDNS \
+                 (remote `.local` candidates will not be resolved)"
+            );
+            settings.mdns.store(false, Ordering::Relaxed);
+            build_with(settings, handler, false).await
+        }
+        result => result,
+    }
+}
+
+async fn build_with(
+    settings: &RtcSettings,
+    handler: Arc<Handler>,
+    mdns: bool,
+) -> Result<Arc<dyn PeerConnection>, Error> {
     use rtc::ice::mdns::MulticastDnsMode;
     use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
     let engine = SettingEngineBuilder::new()
-        .with_multicast_dns_mode(if settings.mdns {
+        .with_multicast_dns_mode(if mdns {
             MulticastDnsMode::QueryOnly
         } else {
             MulticastDnsMode::Disabled
@@ -334,7 +359,7 @@ async fn build(settings: &RtcSettings, handler: Handler) -> Result<Arc<dyn PeerC
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config)
         .with_setting_engine(engine)
-        .with_handler(Arc::new(handler))
+        .with_handler(handler)
         .with_runtime(settings.runtime.clone())
         .with_udp_addrs(settings.addresses.clone())
         .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
