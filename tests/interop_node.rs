@@ -190,27 +190,37 @@ impl JsPeer {
     }
 
     async fn start_with(port: u16, id: &str, extra: &[&str]) -> Self {
-        let mut args = vec![
-            "--port".to_owned(),
-            port.to_string(),
-            "--id".to_owned(),
-            id.to_owned(),
-        ];
-        args.extend(extra.iter().map(|s| (*s).to_owned()));
-        let mut peer = Self {
-            process: NodeProcess::spawn(&format!("js {id}"), "node_peer.mjs", &args),
-            seq: 0,
-            backlog: VecDeque::new(),
-        };
-        let open = peer
-            .expect("open", |e| e["event"] == "open" || e["event"] == "error")
-            .await;
+        let mut args = vec!["--id", id];
+        args.extend_from_slice(extra);
+        let mut peer = Self::spawn(port, &args);
+        let open = peer.registration().await;
         assert_eq!(
             open["event"], "open",
             "the JS peer did not register: {open}"
         );
         assert_eq!(open["id"], id);
         peer
+    }
+
+    /// Starts `node_peer.mjs` without waiting for its registration.
+    fn spawn(port: u16, args: &[&str]) -> Self {
+        let mut all = vec!["--port".to_owned(), port.to_string()];
+        all.extend(args.iter().map(|s| (*s).to_owned()));
+        let name = match args.iter().position(|a| *a == "--id") {
+            Some(i) => format!("js {}", args[i + 1]),
+            None => "js".to_owned(),
+        };
+        Self {
+            process: NodeProcess::spawn(&name, "node_peer.mjs", &all),
+            seq: 0,
+            backlog: VecDeque::new(),
+        }
+    }
+
+    /// The `open` event, or the `error` that came instead.
+    async fn registration(&mut self) -> Json {
+        self.expect("open", |e| e["event"] == "open" || e["event"] == "error")
+            .await
     }
 
     /// Waits for an event matching `pred`, keeping the others for later.
@@ -714,6 +724,24 @@ async fn exchange(
             ));
         }
     }
+    // Nothing more arrived on either side than what was sent.
+    rust.send(&"end").await.expect("Rust sends the end marker");
+    let end = js.expect_conn_event("data", js_conn).await;
+    assert_eq!(
+        end["value"], "end",
+        "{serialization}: JS received more than was sent"
+    );
+    js.send(js_conn, &json!("end")).await;
+    let end = tokio::time::timeout(EVENT_TIMEOUT, rust.recv())
+        .await
+        .expect("the end marker in time")
+        .expect("the end marker");
+    assert_eq!(
+        end,
+        Value::from("end"),
+        "{serialization}: Rust received more than was sent"
+    );
+
     assert!(
         failures.is_empty(),
         "{serialization}: {} of {} values differ:\n  {}",
@@ -874,6 +902,43 @@ async fn js_peer_connecting_to_an_unknown_id_gets_peer_unavailable_from_our_serv
             .is_some_and(|m| m.contains("nobody")),
         "{error}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_peer_without_an_id_gets_one_from_our_server() {
+    let server = TestServer::start().await;
+    let mut js = JsPeer::spawn(server.port(), &[]);
+    let open = js.registration().await;
+    assert_eq!(open["event"], "open", "{open}");
+    let id = open["id"].as_str().expect("an id").to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+
+    let rust = rust_peer(server.options(), "rust").await;
+    let conn = rust
+        .connect(&id, ConnectOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("Rust cannot connect to {id}: {e}"));
+    js.expect_conn_event("conn-open", conn.connection_id())
+        .await;
+    conn.send(&"hello").await.unwrap();
+    let data = js.expect_conn_event("data", conn.connection_id()).await;
+    assert_eq!(data["value"], "hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_peer_gets_unavailable_id_and_server_errors_from_our_server() {
+    let server = TestServer::start().await;
+    let _rust = rust_peer(server.options(), "taken").await;
+    let mut js = JsPeer::spawn(server.port(), &["--id", "taken"]);
+    let error = js.registration().await;
+    assert_eq!(error["event"], "error", "{error}");
+    assert_eq!(error["type"], "unavailable-id", "{error}");
+
+    let mut js = JsPeer::spawn(server.port(), &["--id", "js", "--key", "wrong"]);
+    let error = js.registration().await;
+    assert_eq!(error["event"], "error", "{error}");
+    assert_eq!(error["type"], "server-error", "{error}");
+    assert_eq!(error["message"], "Invalid key provided", "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
