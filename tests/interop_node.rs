@@ -1172,3 +1172,65 @@ async fn js_and_rust_peers_connect_both_ways_through_the_official_server() {
     js.expect_conn_event("conn-open", &js_conn).await;
     exchange(Serialization::Binary, &conn, &mut js, &js_conn).await;
 }
+
+/// PeerJS's defaults (`reliable: false`: an unordered channel; BinaryPack), both directions:
+/// every message arrives, in any order, chunked ones reassembled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_and_rust_peers_with_peerjs_default_options_through_the_official_server() {
+    let server = OfficialServer::start().await;
+    let rust = rust_peer(server.options(), "rust").await;
+    let mut js = JsPeer::start(server.port, "js").await;
+    let values = [
+        Value::from("hello"),
+        Value::Binary(pattern(50_000)),
+        nested_map(),
+    ];
+    let sorted = |mut v: Vec<Value>| {
+        v.sort_by_key(|v| format!("{v:?}"));
+        v
+    };
+
+    let js_conn = js.connect("rust", json!({})).await;
+    let incoming = expect_connection(&rust).await;
+    assert_eq!(incoming.serialization(), Serialization::Binary);
+    assert!(!incoming.reliable());
+    js.expect_conn_event("conn-open", &js_conn).await;
+    let rust_out = rust
+        .connect("js", ConnectOptions::default())
+        .await
+        .expect("Rust connects to JS");
+    let event = js
+        .expect("connection", |e| e["event"] == "connection")
+        .await;
+    assert_eq!(event["serialization"], "binary");
+    assert_eq!(event["reliable"], false);
+    let js_in = rust_out.connection_id().to_owned();
+    js.expect_conn_event("conn-open", &js_in).await;
+
+    for (rust_conn, js_conn) in [(&incoming, &js_conn), (&rust_out, &js_in)] {
+        for value in &values {
+            rust_conn.send_value(value.clone()).await.unwrap();
+            js.send(js_conn, &js_of(value)).await;
+        }
+        let mut at_js = Vec::new();
+        let mut at_rust = Vec::new();
+        for _ in &values {
+            at_js.push(js.expect_conn_event("data", js_conn).await["value"].clone());
+            at_rust.push(
+                tokio::time::timeout(EVENT_TIMEOUT, rust_conn.recv())
+                    .await
+                    .expect("in time")
+                    .expect("a message"),
+            );
+        }
+        assert_eq!(sorted(at_rust), sorted(values.to_vec()));
+        for value in &values {
+            let expected = js_of(value);
+            assert!(
+                at_js.iter().any(|got| js_equal(&expected, got)),
+                "JS did not receive {}",
+                brief(value)
+            );
+        }
+    }
+}
