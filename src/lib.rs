@@ -59,4 +59,4 @@ pub use error::{Error, ErrorKind};
 pub use options::{ConnectOptions, IceServer, PeerOptions};
 #[cfg(native)]
 pub use peer::{DataConnection, Peer, PeerEvent};
-pub use value::{Timestamp, Value, from_value, to_value};
+pub use value::{CompactString, Timestamp, Value, from_value, to_value};

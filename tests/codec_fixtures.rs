@@ -65,7 +65,7 @@ fn typed(t: &Json) -> Option<Value> {
         "float" => Value::Float(f64::from_bits(
             u64::from_str_radix(v.as_str().unwrap(), 16).unwrap(),
         )),
-        "str" => Value::String(v.as_str().unwrap().to_owned()),
+        "str" => Value::from(v.as_str().unwrap()),
         "bin" => Value::Binary(unhex(v.as_str().unwrap())),
         "arr" => Value::Array(
             v.as_array()
@@ -91,7 +91,7 @@ fn typed(t: &Json) -> Option<Value> {
             let len = v[1].as_u64().unwrap() as usize;
             Value::Binary(unit.iter().copied().cycle().take(len).collect())
         }
-        "str_rep" => Value::String(
+        "str_rep" => Value::from(
             v[0].as_str()
                 .unwrap()
                 .repeat(v[1].as_u64().unwrap() as usize),
@@ -105,7 +105,7 @@ fn typed(t: &Json) -> Option<Value> {
             let n = v[1].as_u64().unwrap();
             Value::Map(
                 (0..n)
-                    .map(|i| (Value::String(i.to_string()), item.clone()))
+                    .map(|i| (Value::from(i.to_string()), item.clone()))
                     .collect(),
             )
         }

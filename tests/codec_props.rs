@@ -22,7 +22,7 @@ fn scalar() -> impl Strategy<Value = Value> {
         (i64::MAX as u64 + 1..=u64::MAX).prop_map(Value::UInt),
         (-40i64..300).prop_map(Value::Int),
         fractional().prop_map(Value::Float),
-        ".{0,40}".prop_map(Value::String),
+        ".{0,40}".prop_map(Value::from),
         proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Binary),
     ]
 }
@@ -32,7 +32,7 @@ fn value() -> impl Strategy<Value = Value> {
     scalar().prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            proptest::collection::vec(("[a-z_]{0,6}".prop_map(Value::String), inner), 0..8)
+            proptest::collection::vec(("[a-z_]{0,6}".prop_map(Value::from), inner), 0..8)
                 .prop_map(Value::Map),
         ]
     })
@@ -99,7 +99,7 @@ proptest! {
 
     #[test]
     fn raw_passes_strings_and_binary_through(s in ".{0,100}", b in proptest::collection::vec(any::<u8>(), 0..100)) {
-        for v in [Value::String(s.clone()), Value::Binary(b.clone())] {
+        for v in [Value::from(s.clone()), Value::Binary(b.clone())] {
             prop_assert_eq!(round_trip(Serialization::Raw, &v).unwrap(), vec![Incoming::Data(v)]);
         }
     }

@@ -79,10 +79,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Float(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+        Ok(Value::String(v.into()))
     }
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+        Ok(Value::String(v.into()))
     }
     fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
         Ok(Value::Binary(v.to_vec()))
@@ -224,7 +224,7 @@ impl<'de> Deserializer<'de> for Value {
             Self::Int(n) => visitor.visit_i64(n),
             Self::UInt(n) => visitor.visit_u64(n),
             Self::Float(f) => visitor.visit_f64(f),
-            Self::String(s) => visitor.visit_string(s),
+            Self::String(s) => visitor.visit_string(s.into_string()),
             Self::Binary(b) => visitor.visit_byte_buf(b),
             Self::Array(a) => visit_array(a, visitor),
             Self::Map(m) => visit_map(m, visitor),
@@ -252,7 +252,7 @@ impl<'de> Deserializer<'de> for Value {
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self {
             Self::Binary(b) => visitor.visit_byte_buf(b),
-            Self::String(s) => visitor.visit_string(s),
+            Self::String(s) => visitor.visit_string(s.into_string()),
             Self::Array(a) => visit_array(a, visitor),
             other => Err(invalid_type(&other, &visitor)),
         }
@@ -426,7 +426,7 @@ macro_rules! key_parse {
             match self.0 {
                 Value::String(s) => match s.parse::<$t>() {
                     Ok(n) => visitor.$visit(n),
-                    Err(_) => visitor.visit_string(s),
+                    Err(_) => visitor.visit_string(s.into_string()),
                 },
                 other => other.$method(visitor),
             }

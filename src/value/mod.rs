@@ -28,6 +28,8 @@ mod ser;
 
 use std::fmt;
 
+pub use compact_str::CompactString;
+
 pub use de::from_value;
 pub use ser::to_value;
 
@@ -65,8 +67,9 @@ pub enum Value {
     UInt(u64),
     /// A 64-bit float.
     Float(f64),
-    /// A UTF-8 string.
-    String(String),
+    /// A UTF-8 string. Strings of up to 24 bytes are stored inline, without a heap allocation
+    /// (see [`CompactString`]); `Value::from("text")` and `.as_str()` cover most uses.
+    String(CompactString),
     /// Binary data.
     Binary(Vec<u8>),
     /// An array.
@@ -151,7 +154,7 @@ impl Value {
     /// The string, if this is a [`Value::String`].
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Self::String(s) => Some(s),
+            Self::String(s) => Some(s.as_str()),
             _ => None,
         }
     }
@@ -357,13 +360,13 @@ impl From<bool> for Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Self::String(s.to_owned())
+        Self::String(CompactString::from(s))
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
-        Self::String(s)
+        Self::String(CompactString::from(s))
     }
 }
 
@@ -421,11 +424,11 @@ impl From<serde_json::Value> for Value {
                     Self::Float(n.as_f64().unwrap_or(f64::NAN))
                 }
             }
-            serde_json::Value::String(s) => Self::String(s),
+            serde_json::Value::String(s) => Self::String(CompactString::from(s)),
             serde_json::Value::Array(a) => Self::Array(a.into_iter().map(Self::from).collect()),
             serde_json::Value::Object(o) => Self::Map(
                 o.into_iter()
-                    .map(|(k, v)| (Self::String(k), Self::from(v)))
+                    .map(|(k, v)| (Self::String(k.into()), Self::from(v)))
                     .collect(),
             ),
         }

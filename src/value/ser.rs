@@ -2,7 +2,7 @@
 
 use serde::ser::{self, Serialize};
 
-use super::{Timestamp, Value};
+use super::{CompactString, Timestamp, Value};
 use crate::error::Error;
 
 /// The newtype-struct name that MessagePack serde implementations (rmp-serde) use for extension
@@ -147,10 +147,12 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::Float(v))
     }
     fn serialize_char(self, v: char) -> Result<Value, Error> {
-        Ok(Value::String(v.to_string()))
+        Ok(Value::String(CompactString::from(
+            v.encode_utf8(&mut [0; 4]) as &str,
+        )))
     }
     fn serialize_str(self, v: &str) -> Result<Value, Error> {
-        Ok(Value::String(v.to_owned()))
+        Ok(Value::String(v.into()))
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<Value, Error> {
         Ok(Value::Binary(v.to_vec()))
@@ -173,7 +175,7 @@ impl ser::Serializer for ValueSerializer {
         _index: u32,
         variant: &'static str,
     ) -> Result<Value, Error> {
-        Ok(Value::String(variant.to_owned()))
+        Ok(Value::String(variant.into()))
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
@@ -194,7 +196,7 @@ impl ser::Serializer for ValueSerializer {
         value: &T,
     ) -> Result<Value, Error> {
         Ok(Value::Map(vec![(
-            Value::String(variant.to_owned()),
+            Value::String(variant.into()),
             value.serialize(self)?,
         )]))
     }
@@ -332,10 +334,8 @@ impl ser::SerializeStruct for MapBuilder {
         key: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        self.entries.push((
-            Value::String(key.to_owned()),
-            value.serialize(ValueSerializer)?,
-        ));
+        self.entries
+            .push((Value::String(key.into()), value.serialize(ValueSerializer)?));
         Ok(())
     }
     fn end(self) -> Result<Value, Error> {
@@ -358,7 +358,7 @@ impl ser::SerializeTupleVariant for VariantBuilder<SeqBuilder> {
     fn end(self) -> Result<Value, Error> {
         let content = ser::SerializeSeq::end(self.inner)?;
         Ok(Value::Map(vec![(
-            Value::String(self.variant.to_owned()),
+            Value::String(self.variant.into()),
             content,
         )]))
     }
@@ -377,7 +377,7 @@ impl ser::SerializeStructVariant for VariantBuilder<MapBuilder> {
     fn end(self) -> Result<Value, Error> {
         let content = ser::SerializeStruct::end(self.inner)?;
         Ok(Value::Map(vec![(
-            Value::String(self.variant.to_owned()),
+            Value::String(self.variant.into()),
             content,
         )]))
     }

@@ -34,7 +34,7 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use super::{CodecError, DEFAULT_MAX_DEPTH};
-use crate::value::Value;
+use crate::value::{CompactString, Value};
 
 const SERIALIZATION: &str = "BinaryPack";
 
@@ -247,24 +247,21 @@ impl<'a> Reader<'a> {
         self.buf.len().saturating_sub(self.pos)
     }
 
+    #[inline]
     pub(crate) fn take(&mut self, n: u64) -> Result<&'a [u8], CodecError> {
-        let available = self.remaining();
-        if n > available as u64 {
-            return Err(CodecError::Truncated {
-                needed: n - available as u64,
-                available,
-            });
+        let end = usize::try_from(n)
+            .ok()
+            .and_then(|n| self.pos.checked_add(n));
+        match end.and_then(|end| self.buf.get(self.pos..end).map(|s| (s, end))) {
+            Some((slice, end)) => {
+                self.pos = end;
+                Ok(slice)
+            }
+            None => Err(truncated(n, self.remaining())),
         }
-        // n <= available, so the range is in bounds; `get` keeps it panic-free regardless.
-        let end = self.pos + n as usize;
-        let slice = self.buf.get(self.pos..end).ok_or(CodecError::Truncated {
-            needed: n,
-            available,
-        })?;
-        self.pos = end;
-        Ok(slice)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
         let slice = self.take(N as u64)?;
         let mut out = [0u8; N];
@@ -272,8 +269,15 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, CodecError> {
-        Ok(u8::from_be_bytes(self.array()?))
+        match self.buf.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(truncated(1, 0)),
+        }
     }
 
     pub(crate) fn u16(&mut self) -> Result<u16, CodecError> {
@@ -351,8 +355,8 @@ impl<'a> Reader<'a> {
     fn string(&mut self, len: u64) -> Result<Value, CodecError> {
         let bytes = self.take(len)?;
         Ok(Value::String(match std::str::from_utf8(bytes) {
-            Ok(s) => s.to_owned(),
-            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+            Ok(s) => CompactString::from(s),
+            Err(_) => CompactString::from_utf8_lossy(bytes),
         }))
     }
 
@@ -362,10 +366,7 @@ impl<'a> Reader<'a> {
         let available = self.remaining();
         let needed = n.saturating_mul(min_size);
         if needed > available as u64 {
-            return Err(CodecError::Truncated {
-                needed: needed - available as u64,
-                available,
-            });
+            return Err(truncated(needed, available));
         }
         // needed <= available, so n fits in usize.
         Ok(n as usize)
@@ -433,6 +434,15 @@ impl<'a> Reader<'a> {
             _ => return None,
         };
         self.take(len).ok()
+    }
+}
+
+/// The error for a value of `needed` bytes with only `available` left.
+#[cold]
+fn truncated(needed: u64, available: usize) -> CodecError {
+    CodecError::Truncated {
+        needed: needed.saturating_sub(available as u64),
+        available,
     }
 }
 

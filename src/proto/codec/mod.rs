@@ -515,7 +515,7 @@ impl Encoder {
             }
             Serialization::Raw => match value {
                 Value::String(s) => {
-                    frames.push(Frame::Text(s.clone()));
+                    frames.push(Frame::Text(s.to_string()));
                     Ok(())
                 }
                 Value::Binary(b) => {
@@ -538,7 +538,7 @@ impl Encoder {
     /// As [`Encoder::encode`].
     pub fn encode_owned(&mut self, value: Value) -> Result<Vec<Frame>, CodecError> {
         match (self.serialization, value) {
-            (Serialization::Raw, Value::String(s)) => Ok(vec![Frame::Text(s)]),
+            (Serialization::Raw, Value::String(s)) => Ok(vec![Frame::Text(s.into_string())]),
             (Serialization::Raw, Value::Binary(b)) => Ok(vec![Frame::Binary(b)]),
             (_, value) => self.encode(&value),
         }
@@ -701,7 +701,7 @@ impl Decoder {
             }
             Serialization::Raw => {
                 out.push(Incoming::Data(match frame {
-                    Frame::Text(s) => Value::String(s),
+                    Frame::Text(s) => Value::String(s.into()),
                     Frame::Binary(b) => Value::Binary(b),
                 }));
                 Ok(())

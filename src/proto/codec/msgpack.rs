@@ -512,7 +512,10 @@ fn decode_one(bytes: &[u8], pos: &mut usize, max_depth: usize) -> Result<Value, 
             Head::Int(n) => Value::Int(n),
             Head::UInt(n) => Value::UInt(n),
             Head::Float(f) => Value::Float(f),
-            Head::Str(_) => Value::String(String::from_utf8_lossy(payload).into_owned()),
+            Head::Str(_) => Value::String(match std::str::from_utf8(payload) {
+                Ok(s) => s.into(),
+                Err(_) => crate::value::CompactString::from_utf8_lossy(payload),
+            }),
             Head::Bin(_) => Value::Binary(payload.to_vec()),
             Head::Ext(tag, _) => ext_value(tag, payload),
             Head::Array(_) | Head::Map(_) => {
@@ -1452,7 +1455,7 @@ pub(crate) mod tests {
                 ((i64::MAX as u64 + 1)..=u64::MAX).prop_map(Value::UInt),
                 any::<f64>().prop_map(Value::Float),
                 (-1e6..1e6f64).prop_map(|f| Value::Float(f.round())),
-                ".{0,40}".prop_map(Value::String),
+                ".{0,40}".prop_map(Value::from),
                 vec(any::<u8>(), 0..300).prop_map(Value::Binary),
                 (any::<i64>(), 0..1_000_000_000u32)
                     .prop_map(|(s, n)| Value::Timestamp(Timestamp::new(s, n))),
