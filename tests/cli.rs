@@ -274,8 +274,6 @@ fn connect_skips_invalid_lines_and_reports_them() {
             "--reliable",
             "--count",
             "2",
-            "--wait",
-            "20",
         ],
         input,
     );

@@ -63,10 +63,10 @@
 //! received is printed as one line of JSON. See [`json`] for how values map to JSON, including
 //! binary data as `{"$bytes":"<base64>"}`. Blank lines are skipped; an invalid line is
 //! reported on stderr and skipped. After stdin ends, it waits until the remote peer has
-//! acknowledged everything sent, keeps printing replies for `--wait SECONDS` (stopping early
-//! after `--count N` messages received in all, or when the remote closes), then closes and
-//! exits 0. It exits non-zero if the connection cannot be made (for example
-//! `peer-unavailable` for an unknown id) or fails while sending.
+//! acknowledged everything sent, keeps printing replies for `--wait SECONDS` and/or until
+//! `--count N` messages were received in all (or the remote closes), then closes and exits 0.
+//! It exits non-zero if the connection cannot be made (for example `peer-unavailable` for an
+//! unknown id) or fails while sending.
 //!
 //! # `peerjs send` and `peerjs receive`
 //!

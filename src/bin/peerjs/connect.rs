@@ -20,9 +20,9 @@ use crate::{ConnFlags, Context, Failure, json};
         both ways. With --serialization raw, a JSON string is sent as a text message and \
         {\"$bytes\":…} as a binary message. Blank lines are skipped; an invalid line is \
         reported on stderr and skipped.\n\n\
-        After stdin ends, waits until the remote peer has acknowledged everything sent, prints \
-        replies for --wait seconds more (until --count messages were received in all, or the \
-        remote closes), then closes and exits 0. Exits non-zero if the connection cannot be \
+        After stdin ends, waits until the remote peer has acknowledged everything sent, then \
+        keeps printing replies for --wait seconds, or until --count messages were received in \
+        all (whichever comes first), or until the remote closes; then closes and exits 0. Exits non-zero if the connection cannot be \
         made (e.g. peer-unavailable) or fails while sending.",
     after_help = "Examples:\n  echo '\"hello\"' | peerjs connect --to echo --wait 2\n  \
         printf '%s\\n' '{\"file\":{\"$bytes\":\"AAEC\"}}' '[1,2.5,null]' | \
@@ -55,9 +55,11 @@ pub(crate) struct ConnectArgs {
     #[arg(long, value_name = "JSON", value_parser = parse_metadata)]
     metadata: Option<serde_json::Value>,
     /// After stdin ends and everything is delivered, keep printing replies this long
-    #[arg(long, value_name = "SECONDS", default_value_t = 0.0, value_parser = parse_seconds)]
-    wait: f64,
-    /// Stop waiting (see --wait) once this many messages were received in all
+    /// [default: 0, or no limit with --count]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    wait: Option<f64>,
+    /// After stdin ends, keep printing replies until this many messages were received in all
+    /// (or --wait runs out)
     #[arg(long, value_name = "N")]
     count: Option<u64>,
     /// Seconds to wait for the connection to open
@@ -184,8 +186,15 @@ async fn exchange(
             None => std::future::pending().await,
         }
     };
+    let limit = async {
+        match (args.wait, args.count) {
+            (Some(seconds), _) => tokio::time::sleep(Duration::from_secs_f64(seconds)).await,
+            (None, Some(_)) => std::future::pending().await,
+            (None, None) => {}
+        }
+    };
     tokio::select! {
-        () = tokio::time::sleep(Duration::from_secs_f64(args.wait)) => Ok(()),
+        () = limit => Ok(()),
         () = enough => Ok(()),
         // The remote closed (or stdout failed): nothing more to wait for.
         result = &mut printing => result,
