@@ -39,8 +39,8 @@ pub(crate) struct DemoArgs {
     /// Size of the generated file to transfer, in bytes (0 to skip the file)
     #[arg(long, value_name = "BYTES", default_value_t = 5 * 1024 * 1024)]
     file_size: u64,
-    /// Use the PeerJS server given by the server flags instead of starting one (the peers then
-    /// get random ids)
+    /// Use the PeerJS server given by the server flags instead of starting one (the peers'
+    /// ids then get a per-process suffix)
     #[arg(long)]
     external: bool,
     #[command(flatten)]

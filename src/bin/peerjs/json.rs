@@ -16,6 +16,7 @@
 //! same value):
 //!
 //! * map keys that are not strings: the key's own JSON text, e.g. `{"1":…}` for the key `1`;
+//!   of keys that repeat, the last value is printed, in the first key's place;
 //! * NaN and the infinities: `null`;
 //! * a MessagePack timestamp (a JavaScript `Date`): an RFC 3339 string in UTC, as
 //!   `Date.prototype.toJSON` gives, with nanoseconds when it has them;

@@ -59,7 +59,12 @@ const LINGER: Duration = Duration::from_secs(5);
     long_about = "Send a file to a peer running `peerjs receive`, with a progress bar on a \
         terminal. Waits until the receiver has stored the file and checked its size and SHA-256, \
         then prints `sent NAME (…)` on stdout. Exits non-zero if the receiver refuses the file, \
-        the check fails, or the receiver goes away.",
+        the check fails, or the receiver goes away.\n\n\
+        The protocol, for other implementations: a reliable `binary` (BinaryPack) connection \
+        labelled `peerjs-file` with the metadata {\"file\": NAME, \"size\": BYTES}; the content \
+        in binary messages of at most 64 KiB; then {\"done\": true, \"sha256\": HEX}. The \
+        receiver answers once: {\"ok\": true, \"size\": BYTES, \"sha256\": HEX} or \
+        {\"error\": TEXT}, possibly before the end to refuse the file.",
     after_help = "Example:\n  peerjs receive --id inbox --out downloads/ &\n  \
         peerjs send ./report.pdf --to inbox"
 )]
