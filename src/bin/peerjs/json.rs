@@ -54,7 +54,7 @@ pub(crate) fn from_json(json: Json) -> Result<Value, String> {
         Json::Null => Value::Nil,
         Json::Bool(b) => Value::Bool(b),
         Json::Number(n) => number(&n),
-        Json::String(s) => Value::String(s),
+        Json::String(s) => Value::from(s),
         Json::Array(items) => {
             Value::Array(items.into_iter().map(from_json).collect::<Result<_, _>>()?)
         }
@@ -67,7 +67,7 @@ pub(crate) fn from_json(json: Json) -> Result<Value, String> {
             } else {
                 let mut entries = Vec::with_capacity(map.len());
                 for (key, value) in map {
-                    entries.push((Value::String(key), from_json(value)?));
+                    entries.push((Value::from(key), from_json(value)?));
                 }
                 Value::Map(entries)
             }
@@ -94,14 +94,14 @@ pub(crate) fn to_json(value: &Value) -> Json {
         Value::Int(n) => Json::from(*n),
         Value::UInt(n) => Json::from(*n),
         Value::Float(x) => Number::from_f64(*x).map_or(Json::Null, Json::Number),
-        Value::String(s) => Json::String(s.clone()),
+        Value::String(s) => Json::String(s.to_string()),
         Value::Binary(bytes) => bytes_json(bytes, None),
         Value::Array(items) => Json::Array(items.iter().map(to_json).collect()),
         Value::Map(entries) => {
             let mut map = Map::with_capacity(entries.len());
             for (key, value) in entries {
                 let key = match key {
-                    Value::String(s) => s.clone(),
+                    Value::String(s) => s.to_string(),
                     other => to_json(other).to_string(),
                 };
                 map.insert(key, to_json(value));
