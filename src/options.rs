@@ -89,6 +89,7 @@ pub struct PeerOptions {
     pub(crate) mdns: bool,
     pub(crate) codec: CodecOptions,
     pub(crate) root_certificates: Vec<Vec<u8>>,
+    pub(crate) ice_timeouts: Option<(Duration, Duration, Duration)>,
 }
 
 impl Default for PeerOptions {
@@ -104,6 +105,7 @@ impl Default for PeerOptions {
             mdns: true,
             codec: CodecOptions::default(),
             root_certificates: Vec::new(),
+            ice_timeouts: None,
         }
     }
 }
@@ -213,6 +215,20 @@ impl PeerOptions {
         self
     }
 
+    /// How ICE notices a peer that vanished without closing (native only): the connection is
+    /// reported disconnected after `disconnected` without traffic, failed (and closed with
+    /// `negotiation-failed`) after `failed`, and keep-alives go out every `keepalive`. Defaults
+    /// are webrtc-rs's: 5 s, 25 s and 2 s.
+    pub fn ice_timeouts(
+        mut self,
+        disconnected: Duration,
+        failed: Duration,
+        keepalive: Duration,
+    ) -> Self {
+        self.ice_timeouts = Some((disconnected, failed, keepalive));
+        self
+    }
+
     /// The id, if one was set.
     pub fn get_id(&self) -> Option<&str> {
         self.id.as_deref()
@@ -220,6 +236,14 @@ impl PeerOptions {
     /// The server's location.
     pub fn get_server(&self) -> &ServerLocation {
         &self.server
+    }
+    /// The STUN and TURN servers.
+    pub fn get_ice_servers(&self) -> &[IceServer] {
+        &self.ice_servers
+    }
+    /// The local addresses ICE gathers on.
+    pub fn get_ice_addresses(&self) -> &[SocketAddr] {
+        &self.ice_addresses
     }
 }
 

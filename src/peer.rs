@@ -209,9 +209,23 @@ impl Peer {
         self.inner.handle.reconnect().await
     }
 
-    /// Closes every connection and the connection to the server (PeerJS `destroy()`).
+    /// Closes every connection and the connection to the server (PeerJS `destroy()`). Returns at
+    /// once; [`Peer::closed`] waits until it is done (do that before the process exits, so the
+    /// remote peers learn of the close at once rather than when ICE times out).
     pub fn destroy(&self) {
         self.inner.handle.destroy();
+    }
+
+    /// Waits until the peer is destroyed and every connection has closed.
+    ///
+    /// ```no_run
+    /// # async fn run(peer: peerjs::Peer) {
+    /// peer.destroy();
+    /// peer.closed().await;
+    /// # }
+    /// ```
+    pub async fn closed(&self) {
+        self.inner.handle.finished().await;
     }
 
     /// The ids of the peers registered with the server (PeerJS `listAllPeers()`), when the

@@ -174,6 +174,7 @@ pub(crate) struct RtcSettings {
     /// Whether to resolve `.local` candidates; turned off for good when the host has no
     /// multicast-capable interface (webrtc-rs then fails to create peer connections).
     mdns: Arc<AtomicBool>,
+    ice_timeouts: Option<(Duration, Duration, Duration)>,
     pub(crate) codec: CodecOptions,
 }
 
@@ -197,6 +198,7 @@ impl RtcSettings {
                 .collect(),
             runtime: Arc::new(BufferedRuntime::new(options.socket_buffer_size)),
             mdns: Arc::new(AtomicBool::new(options.mdns)),
+            ice_timeouts: options.ice_timeouts,
             codec: options.codec.clone(),
         }
     }
@@ -343,7 +345,11 @@ async fn build_with(
 ) -> Result<Arc<dyn PeerConnection>, Error> {
     use rtc::ice::mdns::MulticastDnsMode;
     use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
-    let engine = SettingEngineBuilder::new()
+    let mut engine = SettingEngineBuilder::new();
+    if let Some((disconnected, failed, keepalive)) = settings.ice_timeouts {
+        engine = engine.with_ice_timeouts(Some(disconnected), Some(failed), Some(keepalive));
+    }
+    let engine = engine
         .with_multicast_dns_mode(if mdns {
             MulticastDnsMode::QueryOnly
         } else {

@@ -19,6 +19,9 @@ use crate::proto::session::{
 };
 use crate::proto::signaling::{ServerLocation, cache_bust, token_from_random};
 
+/// How long a destroyed peer waits for its connections to close.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The largest frame accepted from the signaling server.
 const MAX_SIGNALING_MESSAGE: usize = 1024 * 1024;
 
@@ -64,6 +67,7 @@ pub(crate) struct PeerHandle {
     commands: mpsc::UnboundedSender<Command>,
     status: watch::Receiver<Status>,
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
+    finished: watch::Receiver<bool>,
     server: ServerLocation,
     tls: Tls,
 }
@@ -94,6 +98,7 @@ impl PeerHandle {
         let (events_tx, events) = mpsc::unbounded_channel();
         let (status_tx, status) = watch::channel(Status::Starting);
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+        let (finished_tx, finished) = watch::channel(false);
         let driver = Driver {
             session,
             commands: commands.clone(),
@@ -108,12 +113,15 @@ impl PeerHandle {
             offers: HashMap::new(),
             pending_connects: HashMap::new(),
             fatal: None,
+            tasks: tokio::task::JoinSet::new(),
+            finished: finished_tx,
         };
         tokio::spawn(driver.run(commands_rx, reports_rx));
         Ok(Self {
             commands,
             status,
             events: tokio::sync::Mutex::new(events),
+            finished,
             server: options.server,
             tls,
         })
@@ -180,6 +188,12 @@ impl PeerHandle {
         let _ = self.send(Command::Destroy);
     }
 
+    /// Waits until the peer is destroyed and every connection is closed.
+    pub(crate) async fn finished(&self) {
+        let mut finished = self.finished.clone();
+        let _ = finished.wait_for(|done| *done).await;
+    }
+
     pub(crate) async fn list_all_peers(&self) -> Result<Vec<String>, Error> {
         let url = self
             .server
@@ -237,6 +251,10 @@ struct Driver {
     pending_connects: HashMap<String, oneshot::Sender<Result<(), Error>>>,
     /// The error that ended the peer before it opened.
     fatal: Option<Error>,
+    /// The connection tasks.
+    tasks: tokio::task::JoinSet<()>,
+    /// Set when the driver has finished, after every connection closed.
+    finished: watch::Sender<bool>,
 }
 
 impl Driver {
@@ -260,12 +278,20 @@ impl Driver {
                 () = sleep_until(timeout), if timeout.is_some() => {
                     self.session.handle_timeout(Instant::now());
                 }
+                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
             }
             self.drain();
             if self.session.is_destroyed() {
                 break;
             }
         }
+        // Let every connection close its peer connection, so the remote peers are told now
+        // rather than when ICE times out.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        self.finished.send_replace(true);
     }
 
     fn handle(&mut self, command: Command) {
@@ -377,7 +403,7 @@ impl Driver {
                 let id = info.connection_id;
                 if let (Some(shared), Some(inputs)) = (self.conns.get(&id), self.offers.remove(&id))
                 {
-                    tokio::spawn(connection::run(
+                    self.tasks.spawn(connection::run(
                         shared.clone(),
                         inputs,
                         None,
@@ -393,7 +419,7 @@ impl Driver {
                 let (shared, inputs) = connection::new_connection(info);
                 self.conns
                     .insert(shared.info.connection_id.clone(), shared.clone());
-                tokio::spawn(connection::run(
+                self.tasks.spawn(connection::run(
                     shared.clone(),
                     inputs,
                     Some(offer),
