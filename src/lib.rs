@@ -46,6 +46,10 @@ struct ReadmeDoctests;
 compile_error!("the `server` and `cli` features are for native targets only");
 
 mod backend;
+#[cfg(native)]
+mod connection;
+#[cfg(native)]
+mod driver;
 mod error;
 mod options;
 #[cfg(native)]
@@ -53,6 +57,7 @@ mod peer;
 pub mod proto;
 #[cfg(all(feature = "server", native))]
 pub mod server;
+pub mod time;
 mod value;
 
 pub use error::{Error, ErrorKind};

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backend::native::connection::{ConnCommand, ConnShared, ConnState, subscribe};
-use crate::backend::native::peer::{Event, PeerHandle, Status};
+use crate::backend::imp;
+use crate::connection::{ConnCommand, ConnShared, ConnState};
+use crate::driver::{Event, PeerHandle, Status};
 use crate::error::{Error, ErrorKind};
 use crate::options::{ConnectOptions, PeerOptions};
 use crate::proto::codec::Serialization;
@@ -159,7 +160,7 @@ impl Peer {
         peer: &str,
         options: ConnectOptions,
     ) -> Result<DataConnection, Error> {
-        let id = connection_id(ConnectionType::Data, crate::backend::native::random_u64());
+        let id = connection_id(ConnectionType::Data, imp::random_u64());
         let serialization = options.serialization;
         let info = ConnectionInfo {
             label: options.label.unwrap_or_else(|| id.clone()),
@@ -172,10 +173,10 @@ impl Peer {
         };
         let shared = self.inner.handle.connect(info).await?;
         let conn = DataConnection::new(shared, self.inner.clone());
-        match tokio::time::timeout(options.timeout, conn.wait_open()).await {
-            Ok(Ok(())) => Ok(conn),
-            Ok(Err(e)) => Err(e),
-            Err(_) => {
+        match timeout(options.timeout, conn.wait_open()).await {
+            Some(Ok(())) => Ok(conn),
+            Some(Err(e)) => Err(e),
+            None => {
                 let error = Error::new(
                     ErrorKind::NegotiationFailed,
                     format!(
@@ -199,12 +200,14 @@ impl Peer {
     }
 
     /// Reconnects to the server with the same id and token (PeerJS `reconnect()`). Resolves
-    /// once the WebSocket is up; [`PeerEvent::Open`] follows when the server confirms.
+    /// once the WebSocket is up: the peer is open again. [`PeerEvent::Open`] follows when the
+    /// server confirms; the official server sends no confirmation when it still held the old
+    /// connection (this crate's server does).
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidArgument`] when not disconnected, [`ErrorKind::ConnectionClosed`]
-    /// when destroyed.
+    /// when destroyed, [`ErrorKind::Network`] when the server cannot be reached.
     pub async fn reconnect(&self) -> Result<(), Error> {
         self.inner.handle.reconnect().await
     }
@@ -345,7 +348,7 @@ impl DataConnection {
     /// Why the connection closed before it opened ([`ErrorKind::PeerUnavailable`],
     /// [`ErrorKind::NegotiationFailed`], …), or [`ErrorKind::ConnectionClosed`].
     pub async fn wait_open(&self) -> Result<(), Error> {
-        let mut state = subscribe(&self.shared);
+        let mut state = self.shared.state.subscribe();
         loop {
             match &*state.borrow_and_update() {
                 ConnState::Open => return Ok(()),
@@ -360,7 +363,7 @@ impl DataConnection {
 
     /// Waits until the connection is closed, and says why if it failed.
     pub async fn closed(&self) -> Option<Error> {
-        let mut state = subscribe(&self.shared);
+        let mut state = self.shared.state.subscribe();
         loop {
             if let ConnState::Closed(e) = &*state.borrow_and_update() {
                 return e.clone();
@@ -413,23 +416,19 @@ impl DataConnection {
             None => return Err(closed_error(None)),
         };
         loop {
-            match channel.outstanding_bytes().await {
+            match channel.buffered().await {
                 Ok(0) => return Ok(()),
                 Ok(_) => {}
                 Err(e) => {
                     let state = self.shared.state.borrow().clone();
                     return Err(match state {
                         ConnState::Closed(Some(error)) => error,
-                        _ => Error::with_source(
-                            ErrorKind::ConnectionClosed,
-                            "the connection is closed",
-                            e,
-                        ),
+                        _ => e,
                     });
                 }
             }
             tokio::select! {
-                () = tokio::time::sleep(std::time::Duration::from_millis(5)) => {}
+                () = imp::sleep(std::time::Duration::from_millis(5)) => {}
                 error = self.closed() => return Err(closed_error(error.as_ref())),
             }
         }
@@ -483,9 +482,17 @@ impl DataConnection {
                 let _ = sender.send_close().await;
             }
         }
-        if tokio::time::timeout(grace, self.closed()).await.is_err() {
+        if timeout(grace, self.closed()).await.is_none() {
             self.close().await;
         }
+    }
+}
+
+/// `future`'s output, or `None` if it takes longer than `limit`.
+async fn timeout<T>(limit: std::time::Duration, future: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        value = future => Some(value),
+        () = imp::sleep(limit) => None,
     }
 }
 

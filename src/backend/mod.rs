@@ -9,5 +9,6 @@ cfg_if::cfg_if! {
         pub(crate) mod wasm;
     } else if #[cfg(native)] {
         pub(crate) mod native;
+        pub(crate) use native as imp;
     }
 }

@@ -16,8 +16,8 @@
 //!   peer;
 //! * a missing `OPEN` after a same-token reconnect does not stall the session.
 
+use crate::time::{Duration, Instant};
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 

@@ -513,7 +513,7 @@ fn tls_acceptor(
 /// A random UUID v4 in lowercase hyphenated form, as `crypto.randomUUID()` gives.
 fn uuid_v4() -> String {
     let mut b = [0u8; 16];
-    crate::backend::native::random_bytes(&mut b);
+    crate::backend::imp::random_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();

@@ -5,8 +5,8 @@
 //! ([`Realm::open`], [`Realm::message`], [`Realm::closed`], [`Realm::tick`]) with the current
 //! time, and carries out the [`Action`]s it returns, in order.
 
+use crate::time::{Duration, Instant};
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
 
 use crate::proto::signaling::{MSG_CONCURRENT_LIMIT, Message, MessageType, WsRequest};
 
@@ -90,8 +90,9 @@ impl Realm {
     /// missing credentials or a wrong key get an `ERROR`, an id held with another token gets
     /// `ID-TAKEN`, the concurrent limit an `ERROR`, each followed by a close; a new id gets
     /// `OPEN` and then the messages queued for it. A client reconnecting with the same token
-    /// takes over its registration without `OPEN` (as the official server does); its old socket
-    /// is closed.
+    /// takes over its registration and its old socket is closed; it gets `OPEN` too, unlike
+    /// with the official server, whose silence leaves a PeerJS client that reconnects quickly
+    /// waiting for an `open` event that never comes (peerjs-protocol.md §2.4, §3.4).
     pub(crate) fn open(&mut self, socket: SocketId, target: &str, now: Instant) -> Vec<Action> {
         let request = WsRequest::parse(target);
         let credentials = match request.admit(&self.config.key) {
@@ -117,6 +118,7 @@ impl Realm {
                 self.sockets.remove(&old);
                 actions.push(Action::Close(old));
             }
+            actions.push(Action::Send(socket, Message::open().to_json()));
         } else {
             if self.clients.len() >= self.config.concurrent_limit {
                 return vec![
@@ -398,13 +400,13 @@ mod tests {
     }
 
     #[test]
-    fn same_token_reconnect_takes_over_without_open() {
+    fn same_token_reconnect_takes_over_and_is_confirmed() {
         let mut r = realm();
         let now = Instant::now();
         r.open(1, "/peerjs?key=peerjs&id=a&token=t", now);
         assert_eq!(
             r.open(2, "/peerjs?key=peerjs&id=a&token=t", now),
-            vec![Action::Close(1)]
+            vec![Action::Close(1), send(2, OPEN)]
         );
         // The old socket's close does not unregister the id.
         r.closed(1);

@@ -1,19 +1,16 @@
 //! One PeerJS data connection on webrtc-rs: its own peer connection with one data channel.
 //!
 //! A task per connection owns the peer connection. It applies the remote description and
-//! candidates (queuing candidates until the description is set), reads the data channel,
-//! decodes what arrives and hands it to the application through a bounded queue: when the
-//! application stops reading, the task stops reading the channel and SCTP flow control slows
-//! the sender down. Sending happens on the application's task, straight on the data channel,
-//! which blocks while more than [`SEND_BUFFER_LIMIT`] bytes are unacknowledged.
+//! candidates (queuing candidates until the description is set), reads the data channel into
+//! the shared [`Inbox`], and reports to the peer's driver. Sends go straight to the data
+//! channel, which blocks while more than [`SEND_BUFFER_LIMIT`] bytes are unacknowledged.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
@@ -22,132 +19,46 @@ use webrtc::peer_connection::{
 };
 
 use super::runtime::BufferedRuntime;
+use crate::connection::{ConnCommand, ConnReport, ConnShared, Inbox, TaskInputs};
 use crate::error::{Error, ErrorKind};
 use crate::options::PeerOptions;
-use crate::proto::codec::{
-    CodecError, CodecOptions, Decoder, Encoder, Frame, Incoming, Serialization,
-};
-use crate::proto::session::ConnectionInfo;
+use crate::proto::codec::{CodecOptions, Frame};
 use crate::proto::signaling::{IceCandidate, SdpType, SessionDescription};
-use crate::value::Value;
 
 /// Unacknowledged bytes above which a send waits (PeerJS waits above 8 MiB of
 /// `bufferedAmount`; a smaller window keeps memory low at no cost in throughput).
 pub(crate) const SEND_BUFFER_LIMIT: usize = 1024 * 1024;
-/// Bytes of decoded messages waiting for the application before the channel is no longer read
-/// (so SCTP flow control holds the sender back).
-const INCOMING_BUDGET: usize = 8 * 1024 * 1024;
 /// The largest message we accept and may send: Chrome's limit, and webrtc-rs's ceiling.
 const MAX_MESSAGE_SIZE: u32 = 256 * 1024;
 
-/// The connection's lifecycle, as the application sees it.
-#[derive(Clone, Debug)]
-pub(crate) enum ConnState {
-    Connecting,
-    Open,
-    Closed(Option<Error>),
-}
+/// A data channel, as the shared sending code uses it.
+#[derive(Clone)]
+pub(crate) struct Channel(Arc<dyn DataChannel>);
 
-/// What the driver asks the connection task to do.
-#[derive(Debug)]
-pub(crate) enum ConnCommand {
-    /// The remote answer (for a connection we offered), and whether the remote is PeerJS ≤1.4.
-    Answer(SessionDescription, bool),
-    /// A remote ICE candidate.
-    Candidate(IceCandidate),
-    /// Close, failing with this error if any.
-    Close(Option<Error>),
-}
-
-/// What a connection task tells the peer's driver.
-#[derive(Debug)]
-pub(crate) enum ConnReport {
-    LocalDescription(String, SessionDescription),
-    LocalCandidate(String, IceCandidate),
-    Opened(String),
-    Closed(String),
-}
-
-/// The state the application's handle and the connection task share.
-pub(crate) struct ConnShared {
-    pub(crate) info: ConnectionInfo,
-    pub(crate) state: watch::Sender<ConnState>,
-    pub(crate) incoming: tokio::sync::Mutex<mpsc::UnboundedReceiver<Delivery>>,
-    pub(crate) sender: tokio::sync::Mutex<Option<Sender>>,
-    pub(crate) commands: mpsc::UnboundedSender<ConnCommand>,
-}
-
-impl std::fmt::Debug for ConnShared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnShared")
-            .field("info", &self.info)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A received message (or a decoding error) and its share of the receive budget, returned
-/// when the application takes it.
-pub(crate) struct Delivery {
-    pub(crate) item: Result<Value, Error>,
-    _budget: OwnedSemaphorePermit,
-}
-
-/// Roughly how many bytes a value occupies in memory.
-fn approx_size(value: &Value) -> usize {
-    let mut size = 0;
-    let mut todo = vec![value];
-    while let Some(v) = todo.pop() {
-        size += size_of::<Value>();
-        match v {
-            Value::String(s) => size += s.len(),
-            Value::Binary(b) | Value::Ext(_, b) => size += b.len(),
-            Value::Array(items) => todo.extend(items),
-            Value::Map(entries) => {
-                for (k, v) in entries {
-                    todo.push(k);
-                    todo.push(v);
-                }
-            }
-            _ => {}
-        }
-    }
-    size
-}
-
-/// The sending half: the channel and the encoder, used by one message at a time.
-pub(crate) struct Sender {
-    channel: Arc<dyn DataChannel>,
-    encoder: Encoder,
-}
-
-impl Sender {
-    /// Sends one message's frames, in order.
-    pub(crate) async fn send(&mut self, value: Value) -> Result<(), Error> {
-        let frames = self.encoder.encode_owned(value)?;
-        self.send_frames(frames).await
+impl Channel {
+    /// Sends a text message, waiting while the send buffer is full.
+    pub(crate) async fn send_text(&self, text: &str) -> Result<(), Error> {
+        self.0
+            .send_text(text)
+            .await
+            .map_err(|e| send_error(e, text.len()))
     }
 
-    /// The data channel.
-    pub(crate) fn channel(&self) -> Arc<dyn DataChannel> {
-        self.channel.clone()
+    /// Sends a binary message, waiting while the send buffer is full.
+    pub(crate) async fn send_binary(&self, bytes: Vec<u8>) -> Result<(), Error> {
+        let len = bytes.len();
+        self.0
+            .send(BytesMut::from(bytes.as_slice()))
+            .await
+            .map_err(|e| send_error(e, len))
     }
 
-    /// Sends the flush-close control message, if the serialization has one.
-    pub(crate) async fn send_close(&mut self) -> Result<(), Error> {
-        let frames = self.encoder.encode_close()?;
-        self.send_frames(frames).await
-    }
-
-    async fn send_frames(&self, frames: Vec<Frame>) -> Result<(), Error> {
-        for frame in frames {
-            let len = frame.len();
-            let result = match frame {
-                Frame::Text(text) => self.channel.send_text(&text).await,
-                Frame::Binary(bytes) => self.channel.send(BytesMut::from(bytes.as_slice())).await,
-            };
-            result.map_err(|e| send_error(e, len))?;
-        }
-        Ok(())
+    /// Bytes sent but not yet acknowledged by the remote.
+    pub(crate) async fn buffered(&self) -> Result<usize, Error> {
+        self.0
+            .outstanding_bytes()
+            .await
+            .map_err(|e| send_error(e, 0))
     }
 }
 
@@ -250,36 +161,9 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-/// The application-facing handle's shared state and the task's inputs, created together.
-pub(crate) fn new_connection(info: ConnectionInfo) -> (Arc<ConnShared>, TaskInputs) {
-    let (incoming_tx, incoming_rx) = mpsc::unbounded_channel();
-    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-    let (state, _) = watch::channel(ConnState::Connecting);
-    let shared = Arc::new(ConnShared {
-        info,
-        state,
-        incoming: tokio::sync::Mutex::new(incoming_rx),
-        sender: tokio::sync::Mutex::new(None),
-        commands: commands_tx,
-    });
-    (
-        shared,
-        TaskInputs {
-            incoming: incoming_tx,
-            commands: commands_rx,
-        },
-    )
-}
-
-/// What only the connection task holds.
-pub(crate) struct TaskInputs {
-    incoming: mpsc::UnboundedSender<Delivery>,
-    commands: mpsc::UnboundedReceiver<ConnCommand>,
-}
-
 /// Runs one connection to its end. `offer` is the remote offer when we answer; `None` when we
 /// offer.
-pub(crate) async fn run(
+pub(crate) async fn run_connection(
     shared: Arc<ConnShared>,
     inputs: TaskInputs,
     offer: Option<SessionDescription>,
@@ -299,24 +183,20 @@ pub(crate) async fn run(
                 shared: shared.clone(),
                 pc: pc.clone(),
                 channel: None,
-                decoder: Decoder::with_options(shared.info.serialization, settings.codec.clone()),
+                inbox: Inbox::new(&shared.info, settings.codec.clone(), inputs.incoming),
                 codec: settings.codec,
                 legacy: shared.info.legacy,
                 remote_set: false,
                 pending_candidates: Vec::new(),
-                delivering: VecDeque::new(),
                 reports: reports.clone(),
             };
-            let error = task
-                .run(offer, inputs.incoming, inputs.commands, events_rx)
-                .await;
+            let error = task.run(offer, inputs.commands, events_rx).await;
             let _ = pc.close().await;
             error
         }
         Err(e) => Some(e),
     };
-    shared.state.send_replace(ConnState::Closed(error));
-    *shared.sender.lock().await = None;
+    shared.close(error).await;
     let _ = reports.send(ConnReport::Closed(id));
 }
 
@@ -381,13 +261,11 @@ struct Task {
     shared: Arc<ConnShared>,
     pc: Arc<dyn PeerConnection>,
     channel: Option<Arc<dyn DataChannel>>,
-    decoder: Decoder,
+    inbox: Inbox,
     codec: CodecOptions,
     legacy: bool,
     remote_set: bool,
     pending_candidates: Vec<IceCandidate>,
-    /// Decoded messages the application has not taken yet.
-    delivering: VecDeque<Result<Value, Error>>,
     reports: mpsc::UnboundedSender<ConnReport>,
 }
 
@@ -414,16 +292,15 @@ impl Task {
     async fn run(
         &mut self,
         offer: Option<SessionDescription>,
-        incoming: mpsc::UnboundedSender<Delivery>,
         mut commands: mpsc::UnboundedReceiver<ConnCommand>,
         mut events: mpsc::UnboundedReceiver<PcEvent>,
     ) -> Option<Error> {
         if let Err(e) = self.negotiate(offer).await {
             return Some(e);
         }
-        let budget = Arc::new(Semaphore::new(INCOMING_BUDGET));
+        let budget = self.inbox.budget();
         loop {
-            let can_read = self.delivering.is_empty();
+            let can_read = self.inbox.is_idle();
             let channel = self.channel.clone();
             tokio::select! {
                 biased;
@@ -454,11 +331,9 @@ impl Task {
                     Some(PcEvent::State(_)) => {}
                     None => return None,
                 },
-                permit = budget.clone().acquire_many_owned(self.front_cost()), if !self.delivering.is_empty() => {
-                    if let (Ok(permit), Some(item)) = (permit, self.delivering.pop_front()) {
-                        // If the application dropped every handle nobody reads; keep serving
-                        // until closed, discarding.
-                        let _ = incoming.send(Delivery { item, _budget: permit });
+                permit = budget.clone().acquire_many_owned(self.inbox.front_cost()), if !can_read => {
+                    if let Ok(permit) = permit {
+                        self.inbox.deliver(permit);
                     }
                 },
                 event = async { match &channel { Some(c) => c.poll().await, None => None } },
@@ -472,7 +347,7 @@ impl Task {
                             } else {
                                 Frame::Binary(message.data.to_vec())
                             };
-                            if let Some(close) = self.receive(frame) {
+                            if let Some(close) = self.inbox.receive(frame) {
                                 return close;
                             }
                         }
@@ -482,16 +357,6 @@ impl Task {
                 }
             }
         }
-    }
-
-    /// The receive budget the next message to deliver takes.
-    fn front_cost(&self) -> u32 {
-        let size = match self.delivering.front() {
-            Some(Ok(value)) => approx_size(value),
-            _ => size_of::<Value>(),
-        };
-        // A message larger than the whole budget takes all of it.
-        size.min(INCOMING_BUDGET) as u32
     }
 
     async fn negotiate(&mut self, offer: Option<SessionDescription>) -> Result<(), Error> {
@@ -573,53 +438,11 @@ impl Task {
         let Some(channel) = self.channel.clone() else {
             return;
         };
-        let options = self.codec.clone().json_text_frames(self.legacy);
-        let encoder = Encoder::with_options(self.shared.info.serialization, options);
-        *self.shared.sender.lock().await = Some(Sender { channel, encoder });
-        self.shared.state.send_replace(ConnState::Open);
+        self.shared
+            .open(Channel(channel), self.codec.clone(), self.legacy)
+            .await;
         let _ = self
             .reports
             .send(ConnReport::Opened(self.shared.info.connection_id.clone()));
     }
-
-    /// Decodes a frame into the delivery queue. Returns `Some` when the connection must close:
-    /// the remote's flush-close (`Some(None)`), or a MsgPack stream that can no longer be read.
-    fn receive(&mut self, frame: Frame) -> Option<Option<Error>> {
-        let mut items = Vec::new();
-        let result = self.decoder.decode_into(frame, &mut items);
-        for item in items {
-            match item {
-                Incoming::Data(value) => self.delivering.push_back(Ok(value)),
-                Incoming::Close => return Some(None),
-            }
-        }
-        if let Err(e) = result {
-            let fatal = self.shared.info.serialization == Serialization::MsgPack;
-            let error = codec_error(&self.shared.info.peer, e);
-            if fatal {
-                return Some(Some(error));
-            }
-            self.delivering.push_back(Err(error));
-        }
-        None
-    }
-}
-
-fn codec_error(peer: &str, e: CodecError) -> Error {
-    let kind = match e {
-        CodecError::MessageTooBig { .. } | CodecError::ReassemblyLimit(_) => {
-            ErrorKind::MessageTooBig
-        }
-        _ => ErrorKind::Serialization,
-    };
-    Error::with_source(
-        kind,
-        format!("a message from {peer} could not be decoded: {e}"),
-        e,
-    )
-}
-
-/// A watch for the state, usable without holding the shared state.
-pub(crate) fn subscribe(shared: &ConnShared) -> watch::Receiver<ConnState> {
-    shared.state.subscribe()
 }

@@ -4,10 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::driver::SocketEvent;
 use crate::error::{Error, ErrorKind};
+use crate::options::PeerOptions;
 
 /// How long connecting (TCP, TLS, HTTP or WebSocket handshake) may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -18,15 +24,23 @@ const MAX_RESPONSE: usize = 4 * 1024 * 1024;
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// TLS client settings: the web's root certificates, plus any the application trusts.
+/// The largest frame accepted from the signaling server.
+const MAX_SIGNALING_MESSAGE: usize = 1024 * 1024;
+
+/// How the peer reaches its server: TLS client settings with the web's root certificates,
+/// plus any the application trusts.
 #[derive(Clone, Debug)]
-pub(crate) struct Tls {
+pub(crate) struct Net {
     config: Arc<rustls::ClientConfig>,
 }
 
-impl Tls {
-    /// Trusts the Mozilla root certificates and `extra_roots` (DER).
-    pub(crate) fn new(extra_roots: &[Vec<u8>]) -> Result<Self, Error> {
+impl Net {
+    /// Trusts the Mozilla root certificates and the options' extra roots (DER).
+    pub(crate) fn new(options: &PeerOptions) -> Result<Self, Error> {
+        Self::with_roots(&options.root_certificates)
+    }
+
+    fn with_roots(extra_roots: &[Vec<u8>]) -> Result<Self, Error> {
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -113,7 +127,7 @@ impl Target {
 }
 
 /// Opens a TCP (and, for `https`/`wss`, TLS) connection to the target.
-pub(crate) async fn connect(target: &Target, tls: &Tls) -> Result<Box<dyn Io>, Error> {
+async fn connect(target: &Target, tls: &Net) -> Result<Box<dyn Io>, Error> {
     let addr = (target.host.as_str(), target.port);
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
@@ -148,7 +162,7 @@ pub(crate) async fn connect(target: &Target, tls: &Tls) -> Result<Box<dyn Io>, E
 }
 
 /// `GET url`: the status code and the body.
-pub(crate) async fn http_get(url: &str, tls: &Tls) -> Result<(u16, String), Error> {
+pub(crate) async fn http_get(tls: &Net, url: &str) -> Result<(u16, String), Error> {
     let target = Target::parse(url)?;
     let mut stream = connect(&target, tls).await?;
     let request = format!(
@@ -258,6 +272,66 @@ fn dechunk(mut body: &[u8]) -> Result<Option<Vec<u8>>, Error> {
         out.extend_from_slice(rest.get(..size).unwrap_or_default());
         body = rest.get(size + 2..).unwrap_or_default();
     }
+}
+
+/// Opens the WebSocket, then relays frames both ways until either side closes, reporting what
+/// happens. Dropping `outgoing`'s sender closes the socket.
+pub(crate) async fn run_socket(
+    net: Net,
+    url: String,
+    report: impl Fn(SocketEvent),
+    mut outgoing: mpsc::UnboundedReceiver<String>,
+) {
+    let ws = match open_socket(&url, &net).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not connect to the signaling server");
+            report(SocketEvent::Closed);
+            return;
+        }
+    };
+    report(SocketEvent::Open);
+    let (mut sink, mut stream) = ws.split();
+    loop {
+        tokio::select! {
+            text = outgoing.recv() => match text {
+                Some(text) => {
+                    if sink.send(WsMessage::text(text)).await.is_err() {
+                        break;
+                    }
+                }
+                None => {
+                    let _ = sink.close().await;
+                    return;
+                }
+            },
+            frame = stream.next() => match frame {
+                Some(Ok(WsMessage::Text(text))) => report(SocketEvent::Text(text.to_string())),
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    report(SocketEvent::Text(String::from_utf8_lossy(&bytes).into_owned()));
+                }
+                Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    report(SocketEvent::Closed);
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
+
+async fn open_socket(url: &str, net: &Net) -> Result<Ws, Error> {
+    let target = Target::parse(url)?;
+    let stream = connect(&target, net).await?;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_SIGNALING_MESSAGE))
+        .max_frame_size(Some(MAX_SIGNALING_MESSAGE));
+    let handshake = tokio_tungstenite::client_async_with_config(url, stream, Some(config));
+    let (ws, _response) = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+        .await
+        .map_err(|_| Error::new(ErrorKind::Network, "the WebSocket handshake timed out"))?
+        .map_err(|e| Error::with_source(ErrorKind::Network, "the WebSocket handshake failed", e))?;
+    Ok(ws)
 }
 
 #[cfg(test)]

@@ -752,14 +752,14 @@ impl StreamDecoder {
     }
 }
 
-/// Scans items from `*pos` until the `*pending` items are all complete, without allocating.
-/// On return `*pos` and `*pending` say where to resume.
 #[cfg(test)]
 thread_local! {
     /// How many item headers `scan` has read on this thread (tests check scanning is linear).
     static HEADS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+/// Scans items from `*pos` until the `*pending` items are all complete, without allocating.
+/// On return `*pos` and `*pending` say where to resume.
 fn scan(buf: &[u8], pos: &mut usize, pending: &mut u64) -> Result<Scan, CodecError> {
     while *pending > 0 {
         #[cfg(test)]
@@ -1418,7 +1418,10 @@ pub(crate) mod tests {
         assert_eq!(out.len(), 1);
         // One value: its header is read at most once per piece, never rescanned from the start.
         let heads = HEADS_READ.with(std::cell::Cell::get) - before;
-        assert!(heads <= pieces + 1, "{heads} header reads for {pieces} pieces");
+        assert!(
+            heads <= pieces + 1,
+            "{heads} header reads for {pieces} pieces"
+        );
     }
 
     #[test]

@@ -1,29 +1,23 @@
-//! The native peer: a driver task that runs the sans-IO [`Session`] against a WebSocket, an
-//! HTTP client, a timer and one task per connection.
+//! A peer's driver, on every target: a task that runs the sans-IO [`Session`] against the
+//! backend's WebSocket, HTTP client and timer, and one backend task per connection.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::connection::{self, ConnCommand, ConnReport, ConnShared, RtcSettings, TaskInputs};
-use super::net::{self, CONNECT_TIMEOUT, Target, Tls};
+use crate::backend::imp::{self, Net, RtcSettings};
+use crate::connection::{self, ConnCommand, ConnReport, ConnShared, TaskInputs};
 use crate::error::{Error, ErrorKind};
 use crate::options::PeerOptions;
 use crate::proto::session::{
     ConnectionInfo, Output, RtcCommand, Session, SessionConfig, SessionEvent,
 };
 use crate::proto::signaling::{ServerLocation, cache_bust, token_from_random};
+use crate::time::{Duration, Instant};
 
 /// How long a destroyed peer waits for its connections to close.
-const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// The largest frame accepted from the signaling server.
-const MAX_SIGNALING_MESSAGE: usize = 1024 * 1024;
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where the peer is in its lifecycle.
 #[derive(Clone, Debug)]
@@ -56,7 +50,8 @@ enum Command {
     Socket(u64, SocketEvent),
 }
 
-enum SocketEvent {
+/// What the backend's WebSocket task reports.
+pub(crate) enum SocketEvent {
     Open,
     Text(String),
     Closed,
@@ -69,7 +64,7 @@ pub(crate) struct PeerHandle {
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<Event>>,
     finished: watch::Receiver<bool>,
     server: ServerLocation,
-    tls: Tls,
+    net: Net,
 }
 
 impl std::fmt::Debug for PeerHandle {
@@ -83,11 +78,11 @@ impl std::fmt::Debug for PeerHandle {
 impl PeerHandle {
     /// Starts the peer's driver on the current tokio runtime.
     pub(crate) fn start(options: PeerOptions) -> Result<Self, Error> {
-        let tls = Tls::new(&options.root_certificates)?;
+        let net = Net::new(&options)?;
         let token = options
             .token
             .clone()
-            .unwrap_or_else(|| token_from_random(super::random_u64()));
+            .unwrap_or_else(|| token_from_random(imp::random_u64()));
         let session = Session::new(SessionConfig {
             server: options.server.clone(),
             id: options.id.clone(),
@@ -106,24 +101,25 @@ impl PeerHandle {
             status: status_tx,
             reports: reports_tx,
             settings: RtcSettings::new(&options),
-            tls: tls.clone(),
+            net: net.clone(),
             socket: None,
             socket_generation: 0,
             conns: HashMap::new(),
             offers: HashMap::new(),
             pending_connects: HashMap::new(),
+            pending_reconnect: None,
             fatal: None,
-            tasks: tokio::task::JoinSet::new(),
+            tasks: HashSet::new(),
             finished: finished_tx,
         };
-        tokio::spawn(driver.run(commands_rx, reports_rx));
+        imp::spawn(driver.run(commands_rx, reports_rx));
         Ok(Self {
             commands,
             status,
             events: tokio::sync::Mutex::new(events),
             finished,
             server: options.server,
-            tls,
+            net,
         })
     }
 
@@ -197,8 +193,8 @@ impl PeerHandle {
     pub(crate) async fn list_all_peers(&self) -> Result<Vec<String>, Error> {
         let url = self
             .server
-            .peers_url(&cache_bust(unix_millis(), super::random_u64()));
-        let (status, body) = net::http_get(&url, &self.tls).await?;
+            .peers_url(&cache_bust(imp::unix_millis(), imp::random_u64()));
+        let (status, body) = imp::http_get(&self.net, &url).await?;
         match status {
             200 => serde_json::from_str(&body).map_err(|e| {
                 Error::with_source(
@@ -228,12 +224,6 @@ fn stopped() -> Error {
     Error::new(ErrorKind::ConnectionClosed, "the peer was destroyed")
 }
 
-fn unix_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 struct Driver {
     session: Session,
     commands: mpsc::UnboundedSender<Command>,
@@ -241,7 +231,7 @@ struct Driver {
     status: watch::Sender<Status>,
     reports: mpsc::UnboundedSender<ConnReport>,
     settings: RtcSettings,
-    tls: Tls,
+    net: Net,
     /// Frames for the current WebSocket.
     socket: Option<mpsc::UnboundedSender<String>>,
     socket_generation: u64,
@@ -249,10 +239,11 @@ struct Driver {
     /// Connections we offer whose task has not started yet.
     offers: HashMap<String, TaskInputs>,
     pending_connects: HashMap<String, oneshot::Sender<Result<(), Error>>>,
+    pending_reconnect: Option<oneshot::Sender<Result<(), Error>>>,
     /// The error that ended the peer before it opened.
     fatal: Option<Error>,
-    /// The connection tasks.
-    tasks: tokio::task::JoinSet<()>,
+    /// The connections whose backend task is still running.
+    tasks: HashSet<String>,
     /// Set when the driver has finished, after every connection closed.
     finished: watch::Sender<bool>,
 }
@@ -264,7 +255,7 @@ impl Driver {
         mut reports: mpsc::UnboundedReceiver<ConnReport>,
     ) {
         self.session
-            .start(&cache_bust(unix_millis(), super::random_u64()));
+            .start(&cache_bust(imp::unix_millis(), imp::random_u64()));
         self.drain();
         loop {
             let timeout = self.session.poll_timeout();
@@ -276,9 +267,8 @@ impl Driver {
                 },
                 Some(report) = reports.recv() => self.report(report),
                 () = sleep_until(timeout), if timeout.is_some() => {
-                    self.session.handle_timeout(Instant::now());
+                    self.session.handle_timeout(imp::now());
                 }
-                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
             }
             self.drain();
             if self.session.is_destroyed() {
@@ -287,10 +277,14 @@ impl Driver {
         }
         // Let every connection close its peer connection, so the remote peers are told now
         // rather than when ICE times out.
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            while self.tasks.join_next().await.is_some() {}
-        })
-        .await;
+        let deadline = imp::now() + CLOSE_TIMEOUT;
+        while !self.tasks.is_empty() {
+            tokio::select! {
+                Some(report) = reports.recv() => self.report(report),
+                () = imp::sleep_until(deadline) => break,
+                else => break,
+            }
+        }
         self.finished.send_replace(true);
     }
 
@@ -314,9 +308,13 @@ impl Driver {
                 }
             }
             Command::Disconnect => self.session.disconnect(),
-            Command::Reconnect(reply) => {
-                let _ = reply.send(self.session.reconnect());
-            }
+            Command::Reconnect(reply) => match self.session.reconnect() {
+                // Answered when the new WebSocket opens or fails.
+                Ok(()) => self.pending_reconnect = Some(reply),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
             Command::Destroy => self.session.destroy(),
             Command::Id(result) => self.session.handle_id(result),
             Command::Socket(generation, event) => {
@@ -324,9 +322,25 @@ impl Driver {
                     return;
                 }
                 match event {
-                    SocketEvent::Open => self.session.handle_socket_open(Instant::now()),
+                    SocketEvent::Open => {
+                        self.session.handle_socket_open(imp::now());
+                        if let Some(reply) = self.pending_reconnect.take() {
+                            // A server that still held our old socket sends no OPEN: the
+                            // registration stands, so the peer is open again already.
+                            if let Some(id) = self.session.id() {
+                                self.status.send_replace(Status::Open(id.to_owned()));
+                            }
+                            let _ = reply.send(Ok(()));
+                        }
+                    }
                     SocketEvent::Text(text) => self.session.handle_socket_text(&text),
                     SocketEvent::Closed => {
+                        if let Some(reply) = self.pending_reconnect.take() {
+                            let _ = reply.send(Err(Error::new(
+                                ErrorKind::Network,
+                                "could not reconnect to the server",
+                            )));
+                        }
                         self.socket = None;
                         self.session.handle_socket_closed();
                     }
@@ -347,6 +361,7 @@ impl Driver {
             ConnReport::Closed(id) => {
                 self.session.handle_connection_closed(&id);
                 self.conns.remove(&id);
+                self.tasks.remove(&id);
             }
         }
     }
@@ -357,9 +372,9 @@ impl Driver {
             match output {
                 Output::FetchId(url) => {
                     let commands = self.commands.clone();
-                    let tls = self.tls.clone();
-                    tokio::spawn(async move {
-                        let result = match net::http_get(&url, &tls).await {
+                    let net = self.net.clone();
+                    imp::spawn(async move {
+                        let result = match imp::http_get(&net, &url).await {
                             Ok((200, body)) => Ok(body),
                             Ok((status, _)) => {
                                 Err(Error::new(ErrorKind::ServerError, format!("HTTP {status}")))
@@ -373,13 +388,12 @@ impl Driver {
                     self.socket_generation += 1;
                     let (tx, rx) = mpsc::unbounded_channel();
                     self.socket = Some(tx);
-                    tokio::spawn(socket_task(
-                        url,
-                        self.tls.clone(),
-                        self.socket_generation,
-                        self.commands.clone(),
-                        rx,
-                    ));
+                    let generation = self.socket_generation;
+                    let commands = self.commands.clone();
+                    let report = move |event| {
+                        let _ = commands.send(Command::Socket(generation, event));
+                    };
+                    imp::spawn(imp::run_socket(self.net.clone(), url, report, rx));
                 }
                 Output::CloseSocket => {
                     // Dropping the sender closes the socket; its events are ignored from now on.
@@ -403,7 +417,8 @@ impl Driver {
                 let id = info.connection_id;
                 if let (Some(shared), Some(inputs)) = (self.conns.get(&id), self.offers.remove(&id))
                 {
-                    self.tasks.spawn(connection::run(
+                    self.tasks.insert(id.clone());
+                    imp::spawn(imp::run_connection(
                         shared.clone(),
                         inputs,
                         None,
@@ -419,7 +434,8 @@ impl Driver {
                 let (shared, inputs) = connection::new_connection(info);
                 self.conns
                     .insert(shared.info.connection_id.clone(), shared.clone());
-                self.tasks.spawn(connection::run(
+                self.tasks.insert(shared.info.connection_id.clone());
+                imp::spawn(imp::run_connection(
                     shared.clone(),
                     inputs,
                     Some(offer),
@@ -492,70 +508,7 @@ impl Driver {
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
+        Some(d) => imp::sleep_until(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// Opens the WebSocket, then relays frames both ways until either side closes.
-async fn socket_task(
-    url: String,
-    tls: Tls,
-    generation: u64,
-    commands: mpsc::UnboundedSender<Command>,
-    mut outgoing: mpsc::UnboundedReceiver<String>,
-) {
-    let report = |event| commands.send(Command::Socket(generation, event));
-    let ws = match open_socket(&url, &tls).await {
-        Ok(ws) => ws,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not connect to the signaling server");
-            let _ = report(SocketEvent::Closed);
-            return;
-        }
-    };
-    let _ = report(SocketEvent::Open);
-    let (mut sink, mut stream) = ws.split();
-    loop {
-        tokio::select! {
-            text = outgoing.recv() => match text {
-                Some(text) => {
-                    if sink.send(WsMessage::text(text)).await.is_err() {
-                        break;
-                    }
-                }
-                None => {
-                    let _ = sink.close().await;
-                    return;
-                }
-            },
-            frame = stream.next() => match frame {
-                Some(Ok(WsMessage::Text(text))) => {
-                    let _ = report(SocketEvent::Text(text.to_string()));
-                }
-                Some(Ok(WsMessage::Binary(bytes))) => {
-                    let _ = report(SocketEvent::Text(String::from_utf8_lossy(&bytes).into_owned()));
-                }
-                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break,
-                Some(Ok(_)) => {}
-            },
-        }
-    }
-    let _ = report(SocketEvent::Closed);
-}
-
-type Ws = tokio_tungstenite::WebSocketStream<Box<dyn net::Io>>;
-
-async fn open_socket(url: &str, tls: &Tls) -> Result<Ws, Error> {
-    let target = Target::parse(url)?;
-    let stream = net::connect(&target, tls).await?;
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_SIGNALING_MESSAGE))
-        .max_frame_size(Some(MAX_SIGNALING_MESSAGE));
-    let handshake = tokio_tungstenite::client_async_with_config(url, stream, Some(config));
-    let (ws, _response) = tokio::time::timeout(CONNECT_TIMEOUT, handshake)
-        .await
-        .map_err(|_| Error::new(ErrorKind::Network, "the WebSocket handshake timed out"))?
-        .map_err(|e| Error::with_source(ErrorKind::Network, "the WebSocket handshake failed", e))?;
-    Ok(ws)
 }
