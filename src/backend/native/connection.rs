@@ -81,7 +81,9 @@ fn send_error(e: webrtc::error::Error, len: usize) -> Error {
 pub(crate) struct RtcSettings {
     ice_servers: Vec<RTCIceServer>,
     addresses: Vec<String>,
-    runtime: Arc<BufferedRuntime>,
+    socket_buffer_size: usize,
+    /// Whether the kernel-cap warning was logged (once per peer).
+    buffer_warned: Arc<AtomicBool>,
     /// Whether to resolve `.local` candidates; turned off for good when the host has no
     /// multicast-capable interface (webrtc-rs then fails to create peer connections).
     mdns: Arc<AtomicBool>,
@@ -107,7 +109,8 @@ impl RtcSettings {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
-            runtime: Arc::new(BufferedRuntime::new(options.socket_buffer_size)),
+            socket_buffer_size: options.socket_buffer_size,
+            buffer_warned: Arc::new(AtomicBool::new(false)),
             mdns: Arc::new(AtomicBool::new(options.mdns)),
             ice_timeouts: options.ice_timeouts,
             codec: options.codec.clone(),
@@ -177,9 +180,11 @@ pub(crate) async fn run_connection(
         reports: reports.clone(),
         events: events_tx,
     };
-    let error = match build(&settings, handler).await {
+    let setting_up = Arc::new(AtomicBool::new(true));
+    let error = match build(&settings, handler, &setting_up).await {
         Ok(pc) => {
             let mut task = Task {
+                setting_up,
                 shared: shared.clone(),
                 pc: pc.clone(),
                 channel: None,
@@ -200,10 +205,14 @@ pub(crate) async fn run_connection(
     let _ = reports.send(ConnReport::Closed(id));
 }
 
-async fn build(settings: &RtcSettings, handler: Handler) -> Result<Arc<dyn PeerConnection>, Error> {
+async fn build(
+    settings: &RtcSettings,
+    handler: Handler,
+    setting_up: &Arc<AtomicBool>,
+) -> Result<Arc<dyn PeerConnection>, Error> {
     let handler = Arc::new(handler);
     let mdns = settings.mdns.load(Ordering::Relaxed);
-    match build_with(settings, handler.clone(), mdns).await {
+    match build_with(settings, handler.clone(), mdns, setting_up.clone()).await {
         Err(e) if mdns => {
             // mDNS needs a multicast-capable interface; a host with only loopback has none.
             tracing::warn!(
@@ -212,7 +221,7 @@ async fn build(settings: &RtcSettings, handler: Handler) -> Result<Arc<dyn PeerC
                  (remote `.local` candidates will not be resolved)"
             );
             settings.mdns.store(false, Ordering::Relaxed);
-            build_with(settings, handler, false).await
+            build_with(settings, handler, false, setting_up.clone()).await
         }
         result => result,
     }
@@ -222,6 +231,7 @@ async fn build_with(
     settings: &RtcSettings,
     handler: Arc<Handler>,
     mdns: bool,
+    setting_up: Arc<AtomicBool>,
 ) -> Result<Arc<dyn PeerConnection>, Error> {
     use rtc::ice::mdns::MulticastDnsMode;
     use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
@@ -246,7 +256,11 @@ async fn build_with(
         .with_configuration(config)
         .with_setting_engine(engine)
         .with_handler(handler)
-        .with_runtime(settings.runtime.clone())
+        .with_runtime(Arc::new(BufferedRuntime::new(
+            settings.socket_buffer_size,
+            settings.buffer_warned.clone(),
+            setting_up,
+        )))
         .with_udp_addrs(settings.addresses.clone())
         .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
         .build()
@@ -258,6 +272,8 @@ async fn build_with(
 }
 
 struct Task {
+    /// Cleared once the channel is open: see the runtime's setup tick.
+    setting_up: Arc<AtomicBool>,
     shared: Arc<ConnShared>,
     pc: Arc<dyn PeerConnection>,
     channel: Option<Arc<dyn DataChannel>>,
@@ -435,6 +451,7 @@ impl Task {
     }
 
     async fn opened(&mut self) {
+        self.setting_up.store(false, Ordering::Relaxed);
         let Some(channel) = self.channel.clone() else {
             return;
         };

@@ -20,20 +20,38 @@ use webrtc::runtime::{
     TokioRuntime,
 };
 
-/// Tokio, with every UDP socket's buffers set to `buffer_size` bytes (0 leaves the kernel's).
+/// While a connection is being set up, the webrtc-rs driver sleeps at most this long.
+///
+/// webrtc-rs 0.21 sends the packets that handling an event or a received packet produces
+/// (the DTLS and SCTP handshakes, the data-channel open) only on the driver's next wake-up,
+/// which normally waits for its next protocol timer: each handshake step then stalls for up to
+/// 200 ms and a connection takes 0.6–1 s to open on loopback. Waking often during setup sends
+/// them at once; once the channel is open the driver sleeps as long as its timers allow.
+const SETUP_TICK: Duration = Duration::from_millis(2);
+
+/// Tokio, with every UDP socket's buffers set to `buffer_size` bytes (0 leaves the kernel's),
+/// and short driver sleeps while the connection is being set up. One per peer connection.
 #[derive(Debug)]
 pub(crate) struct BufferedRuntime {
     inner: TokioRuntime,
     buffer_size: usize,
-    warned: AtomicBool,
+    /// Shared by a peer's connections, so the kernel-cap warning is logged once.
+    warned: Arc<AtomicBool>,
+    /// True until the connection is open (or gave up); see [`SETUP_TICK`].
+    setting_up: Arc<AtomicBool>,
 }
 
 impl BufferedRuntime {
-    pub(crate) fn new(buffer_size: usize) -> Self {
+    pub(crate) fn new(
+        buffer_size: usize,
+        warned: Arc<AtomicBool>,
+        setting_up: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             inner: TokioRuntime,
             buffer_size,
-            warned: AtomicBool::new(false),
+            warned,
+            setting_up,
         }
     }
 
@@ -121,6 +139,9 @@ impl Runtime for BufferedRuntime {
     }
 
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        if self.setting_up.load(Ordering::Relaxed) {
+            return self.inner.sleep(duration.min(SETUP_TICK));
+        }
         self.inner.sleep(duration)
     }
 
