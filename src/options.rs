@@ -1,4 +1,4 @@
-//! Options of a [`Peer`](crate::Peer) and of its connections, with PeerJS's names and defaults.
+//! Options of a `Peer` and of its connections, with PeerJS's names and defaults.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -63,7 +63,7 @@ impl IceServer {
     }
 }
 
-/// How a [`Peer`](crate::Peer) reaches its signaling server and sets up connections.
+/// How a `Peer` reaches its signaling server and sets up connections.
 ///
 /// The defaults are PeerJS's: the public PeerJS cloud server (`0.peerjs.com:443`, TLS), path
 /// `/`, key `peerjs`, a heartbeat every 5 s, and PeerJS's STUN/TURN servers. For a local server:
@@ -311,7 +311,7 @@ impl ConnectOptions {
         self.reliable = reliable;
         self
     }
-    /// How long [`Peer::connect`](crate::Peer::connect) waits for the connection to open
+    /// How long `Peer::connect` waits for the connection to open
     /// (default 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
