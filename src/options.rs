@@ -103,7 +103,10 @@ impl Default for PeerOptions {
             ice_addresses: default_ice_addresses(),
             socket_buffer_size: 4 * 1024 * 1024,
             mdns: true,
-            codec: CodecOptions::default(),
+            // Chunks as large as each channel allows (see `PeerOptions::codec`).
+            codec: CodecOptions::default()
+                .chunk_size(usize::MAX)
+                .msgpack_piece_size(usize::MAX),
             root_certificates: Vec::new(),
             ice_timeouts: None,
         }
@@ -204,6 +207,12 @@ impl PeerOptions {
         self
     }
     /// Codec limits and tuning for every connection (see [`CodecOptions`]).
+    ///
+    /// The chunk size of BinaryPack and the piece size of MsgPack are upper bounds: each
+    /// connection sends chunks as large as its channel's maximum message size allows, since
+    /// PeerJS receivers reassemble chunks of any size. By default they are unbounded (fewer,
+    /// larger messages are faster); `CodecOptions::default()` has PeerJS's own sizes (16300 and
+    /// 32768 bytes), for byte-for-byte PeerJS framing.
     pub fn codec(mut self, codec: CodecOptions) -> Self {
         self.codec = codec;
         self

@@ -62,6 +62,20 @@ impl Channel {
     }
 }
 
+/// Room for a chunk's framing (map, keys, id, index, count, binary header) in one message.
+const CHUNK_OVERHEAD: usize = 64;
+
+/// The codec options with chunk and piece sizes no larger than the channel's maximum message
+/// size (65536 when the remote advertises none, per RFC 8841).
+pub(crate) fn fit_to_channel(codec: CodecOptions, max_message_size: Option<usize>) -> CodecOptions {
+    let max = max_message_size.unwrap_or(65536);
+    let chunk = codec
+        .get_chunk_size()
+        .min(max.saturating_sub(CHUNK_OVERHEAD));
+    let piece = codec.get_msgpack_piece_size().min(max);
+    codec.chunk_size(chunk).msgpack_piece_size(piece)
+}
+
 fn send_error(e: webrtc::error::Error, len: usize) -> Error {
     let text = e.to_string();
     if text.contains("larger than maximum message size") {
@@ -455,9 +469,14 @@ impl Task {
         let Some(channel) = self.channel.clone() else {
             return;
         };
-        self.shared
-            .open(Channel(channel), self.codec.clone(), self.legacy)
-            .await;
+        // Chunks and MsgPack pieces as large as the channel allows (PeerJS receivers take any
+        // size), within the limits the codec options set.
+        let max = match self.pc.sctp().await {
+            Some(sctp) => sctp.max_message_size().await.ok(),
+            None => None,
+        };
+        let codec = fit_to_channel(self.codec.clone(), max.map(|m| m as usize));
+        self.shared.open(Channel(channel), codec, self.legacy).await;
         let _ = self
             .reports
             .send(ConnReport::Opened(self.shared.info.connection_id.clone()));
