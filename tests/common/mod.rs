@@ -67,3 +67,4 @@ pub async fn expect_connection(peer: &Peer) -> DataConnection {
     .await
     .expect("a connection arrives in time")
 }
+pub mod js;
