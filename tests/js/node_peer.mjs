@@ -82,7 +82,7 @@ const peer = args["msgpack-peer"]
   ? new peerjs.MsgPackPeer(args.id, options)
   : new peerjs.Peer(args.id, { ...options, serializers: { MsgPack: peerjs.MsgPack } });
 
-const driver = createDriver({ peer, util: peerjs.util, msgpack, emit });
+const driver = createDriver({ peer, util: peerjs.util, msgpack, env: "node", emit });
 
 const lines = createInterface({ input: process.stdin });
 lines.on("line", (line) => driver.line(line));

@@ -32,7 +32,9 @@
 //   {"cmd":"roundtrip","seq":7,"serialization":"binary","values":[V…]}
 //        what PeerJS's own codec delivers to a PeerJS receiver for each value, computed here with
 //        this PeerJS build: ok with "results": [{"original":V,"outcome":"delivered","value":V}
-//        | {"original":V,"outcome":"lost"|"refused","reason":…}]
+//        | {"original":V,"outcome":"lost"|"refused","reason":…[,"decoded":V]}] ("decoded": what
+//        the receiver decoded before its handler dropped the message; binary adds "exact": V
+//        where PeerJS's decoder misreads the bytes its encoder wrote, read exactly)
 //
 // Tagged values (V): JSON, with these objects standing for what JSON cannot say:
 //   {"$bin":"<hex>"}       binary (an ArrayBuffer or any view; sent as a Uint8Array)
@@ -146,6 +148,72 @@ export function untag(value) {
   return out;
 }
 
+/**
+ * What BinaryPack bytes say, read exactly: IEEE-754 floats and 64-bit integers (to the nearest
+ * double), where PeerJS's own `unpack` computes some of them wrong (NaN sent as the bytes of 0.0,
+ * subnormals, negative int64). Otherwise as `unpack`: unknown tags read as undefined, map keys
+ * become property names.
+ */
+export function exactUnpack(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = new TextDecoder("utf-8", { fatal: true });
+  let i = 0;
+  const take = (n) => {
+    if (i + n > bytes.length) throw new Error("truncated");
+    const at = i;
+    i += n;
+    return at;
+  };
+  const u8 = () => view.getUint8(take(1));
+  const u16 = () => view.getUint16(take(2));
+  const u32 = () => view.getUint32(take(4));
+  const raw = (n) => bytes.slice(take(n), i);
+  const str = (n) => text.decode(bytes.subarray(take(n), i));
+  const array = (n) => Array.from({ length: n }, () => value());
+  const map = (n) => {
+    const out = {};
+    for (let k = 0; k < n; k++) {
+      const key = value();
+      out[key] = value();
+    }
+    return out;
+  };
+  function value() {
+    const t = u8();
+    if (t < 0x80) return t;
+    if (t >= 0xe0) return t - 0x100;
+    if (t < 0x90) return map(t & 0x0f);
+    if (t < 0xa0) return array(t & 0x0f);
+    if (t < 0xb0) return raw(t & 0x0f);
+    if (t < 0xc0) return str(t & 0x0f);
+    switch (t) {
+      case 0xc0: return null;
+      case 0xc2: return false;
+      case 0xc3: return true;
+      case 0xca: return view.getFloat32(take(4));
+      case 0xcb: return view.getFloat64(take(8));
+      case 0xcc: return u8();
+      case 0xcd: return u16();
+      case 0xce: return u32();
+      case 0xcf: return Number(view.getBigUint64(take(8)));
+      case 0xd0: return view.getInt8(take(1));
+      case 0xd1: return view.getInt16(take(2));
+      case 0xd2: return view.getInt32(take(4));
+      case 0xd3: return Number(view.getBigInt64(take(8)));
+      case 0xd8: return str(u16());
+      case 0xd9: return str(u32());
+      case 0xda: return raw(u16());
+      case 0xdb: return raw(u32());
+      case 0xdc: return array(u16());
+      case 0xdd: return array(u32());
+      case 0xde: return map(u16());
+      case 0xdf: return map(u32());
+      default: return undefined;
+    }
+  }
+  return value();
+}
+
 const CHUNKED_MTU = 16300;
 /** Chromium's and libdatachannel's SCTP max-message-size: larger raw messages cannot be sent. */
 const RAW_LIMIT = 262144;
@@ -155,19 +223,23 @@ const RAW_LIMIT = 262144;
  * with `serialization`: PeerJS's own codec, then the receive handler's checks.
  *
  * `legacy` is true for PeerJS 1.3/1.4 (json as text frames, no size check, chunk ids on any
- * truthy `__peerData`); `msgpack` is @msgpack/msgpack (what PeerJS 1.5's MsgPack uses).
+ * truthy `__peerData`); `msgpack` is @msgpack/msgpack (what PeerJS 1.5's MsgPack uses); `env`
+ * is where it runs ("browser" or "node"). For binary, `exact` is added where PeerJS's decoder
+ * misreads the bytes its encoder wrote: what they say.
  */
-async function roundtrip(util, msgpack, legacy, serialization, value) {
+async function roundtrip(util, msgpack, legacy, env, serialization, value) {
   const refused = (reason) => ({ outcome: "refused", reason });
   const lost = (reason) => ({ outcome: "lost", reason });
   const delivered = (v) => ({ outcome: "delivered", value: tag(v) });
+  // Lost after decoding: what the message decoded to is reported too.
+  const lostAs = (reason, out) => ({ outcome: "lost", reason, decoded: tag(out) });
   const receive = (out, closeOnly) => {
     if (out === null || out === undefined) {
-      return lost("the receive handler throws on a top-level null");
+      return lostAs("the receive handler throws on a top-level null", out);
     }
     const peerData = out.__peerData;
     if (closeOnly ? peerData?.type === "close" : peerData) {
-      return lost(peerData?.type === "close" ? "the flush-close message" : "read as a chunk (__peerData)");
+      return lostAs(peerData?.type === "close" ? "the flush-close message" : "read as a chunk (__peerData)", out);
     }
     return delivered(out);
   };
@@ -190,7 +262,15 @@ async function roundtrip(util, msgpack, legacy, serialization, value) {
       } catch (e) {
         return lost(`unpack throws: ${e?.message ?? e}`);
       }
-      return receive(out, false);
+      const result = receive(out, false);
+      // Where PeerJS's decoder misreads the bytes, what they say.
+      try {
+        const exact = tag(exactUnpack(bytes));
+        if (JSON.stringify(exact) !== JSON.stringify(result.value ?? result.decoded)) result.exact = exact;
+      } catch {
+        // Bytes that do not decode exactly (PeerJS 1.3/1.4 write wrong lengths).
+      }
+      return result;
     }
     case "json": {
       let text;
@@ -199,28 +279,36 @@ async function roundtrip(util, msgpack, legacy, serialization, value) {
       } catch (e) {
         return refused(`JSON.stringify throws: ${e?.message ?? e}`);
       }
-      if (!legacy && utf8.encode(text ?? "").length >= CHUNKED_MTU) {
-        return refused("message-too-big (16300 bytes or more)");
-      }
+      const size = utf8.encode(text ?? "").length;
+      if (!legacy && size >= CHUNKED_MTU) return refused("message-too-big (16300 bytes or more)");
+      // PeerJS 1.3/1.4 send the text as one message, unchecked: the channel refuses it and
+      // PeerJS closes the connection.
+      if (legacy && size > RAW_LIMIT) return refused("larger than the max-message-size");
+      if (legacy && text === undefined) return refused("RTCDataChannel.send(undefined) throws");
       let out;
       try {
-        out = JSON.parse(text === undefined ? (legacy ? "undefined" : "") : text);
+        out = JSON.parse(text ?? "");
       } catch (e) {
         return lost(`JSON.parse throws: ${e?.message ?? e}`);
       }
       return receive(out, !legacy);
     }
     case "raw": {
-      let out = value;
+      let out;
       if (typeof value === "string") {
-        if (utf8.encode(value).length > RAW_LIMIT) return refused("larger than the max-message-size");
+        out = value;
+      } else if (env === "node") {
+        // node-datachannel's RTCDataChannel.send: a Uint8Array as it is, anything else through
+        // `new Uint8Array(data)` (element by element for other typed arrays).
+        out = value instanceof Uint8Array ? value : new Uint8Array(value);
       } else if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
-        if (value.byteLength > RAW_LIMIT) return refused("larger than the max-message-size");
         out = new Uint8Array(value.buffer ?? value, value.byteOffset ?? 0, value.byteLength);
       } else {
-        // RTCDataChannel.send converts anything else to a string.
+        // A browser's RTCDataChannel.send converts anything else to a string.
         out = String(value);
       }
+      const size = typeof out === "string" ? utf8.encode(out).length : out.byteLength;
+      if (size > RAW_LIMIT) return refused("larger than the max-message-size");
       return delivered(out);
     }
     case "MsgPack": {
@@ -238,7 +326,7 @@ async function roundtrip(util, msgpack, legacy, serialization, value) {
         return lost(`decode throws: ${e?.message ?? e}`);
       }
       if (out === null || out === undefined) {
-        return lost("a top-level nil ends the receiver's decode loop");
+        return lostAs("a top-level nil ends the receiver's decode loop", out);
       }
       return receive(out, true);
     }
@@ -256,9 +344,10 @@ export function frameKind(data) {
  * Drives `peer` (a PeerJS Peer, just constructed) from commands; reports through `emit`.
  *
  * `util` is PeerJS's `util` (its `pack`/`unpack`), `msgpack` @msgpack/msgpack or null, `legacy`
- * whether this is PeerJS 1.3/1.4.
+ * whether this is PeerJS 1.3/1.4, `env` "browser" or "node" (node-datachannel's polyfill sends
+ * raw values its own way).
  */
-export function createDriver({ peer, util, msgpack = null, legacy = false, emit }) {
+export function createDriver({ peer, util, msgpack = null, legacy = false, env = "browser", emit }) {
   const connections = new Map();
 
   function track(conn) {
@@ -348,7 +437,7 @@ export function createDriver({ peer, util, msgpack = null, legacy = false, emit 
         const results = [];
         for (const value of cmd.values) {
           const original = tag(untag(value));
-          results.push({ original, ...(await roundtrip(util, msgpack, legacy, cmd.serialization, untag(value))) });
+          results.push({ original, ...(await roundtrip(util, msgpack, legacy, env, cmd.serialization, untag(value))) });
         }
         return { results };
       }
