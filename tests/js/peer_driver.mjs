@@ -239,7 +239,9 @@ async function roundtrip(util, msgpack, legacy, env, serialization, value) {
     }
     const peerData = out.__peerData;
     if (closeOnly ? peerData?.type === "close" : peerData) {
-      return lostAs(peerData?.type === "close" ? "the flush-close message" : "read as a chunk (__peerData)", out);
+      // PeerJS 1.3/1.4 have no flush-close: they take any truthy __peerData for a chunk.
+      const close = peerData?.type === "close" && !legacy;
+      return lostAs(close ? "the flush-close message" : "read as a chunk (__peerData)", out);
     }
     return delivered(out);
   };
