@@ -72,8 +72,7 @@ impl std::fmt::Debug for ConnShared {
 impl ConnShared {
     /// Marks the connection open, with a sender on `channel`.
     pub(crate) async fn open(&self, channel: Channel, codec: CodecOptions, legacy: bool) {
-        let encoder =
-            Encoder::with_options(self.info.serialization, codec.json_text_frames(legacy));
+        let encoder = Encoder::with_options(self.info.serialization, codec.legacy_peerjs(legacy));
         *self.sender.lock().await = Some(Sender { channel, encoder });
         self.state.send_replace(ConnState::Open);
     }
@@ -110,10 +109,13 @@ impl Sender {
         self.channel.clone()
     }
 
-    /// Sends the flush-close control message, if the serialization has one.
-    pub(crate) async fn send_close(&mut self) -> Result<(), Error> {
+    /// Sends the flush-close control message, if the serialization and the remote have one;
+    /// says whether it did.
+    pub(crate) async fn send_close(&mut self) -> Result<bool, Error> {
         let frames = self.encoder.encode_close()?;
-        self.send_frames(frames).await
+        let sent = !frames.is_empty();
+        self.send_frames(frames).await?;
+        Ok(sent)
     }
 
     async fn send_frames(&self, frames: Vec<Frame>) -> Result<(), Error> {

@@ -474,15 +474,20 @@ impl DataConnection {
 
     /// Closes after everything sent so far: sends PeerJS 1.5's flush-close message, after which
     /// the remote closes the connection (PeerJS `close({flush: true})`). If the remote does not
-    /// close within `grace` (raw connections, PeerJS 1.4), closes it locally.
+    /// close within `grace`, closes it locally. Raw connections and PeerJS 1.3/1.4 remotes have
+    /// no flush-close: they wait until everything sent was acknowledged, then close.
     pub async fn close_flush(&self, grace: std::time::Duration) {
-        {
+        let sent = {
             let mut sender = self.shared.sender.lock().await;
-            if let Some(sender) = sender.as_mut() {
-                let _ = sender.send_close().await;
+            match sender.as_mut() {
+                Some(sender) => sender.send_close().await.unwrap_or(false),
+                None => false,
             }
-        }
-        if timeout(grace, self.closed()).await.is_none() {
+        };
+        if !sent {
+            let _ = timeout(grace, self.flush()).await;
+            self.close().await;
+        } else if timeout(grace, self.closed()).await.is_none() {
             self.close().await;
         }
     }

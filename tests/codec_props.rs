@@ -9,9 +9,12 @@ use peerjs::proto::codec::{
 };
 use proptest::prelude::*;
 
-/// Floats that no encoder rewrites: finite and not whole.
+/// Floats that every encoder carries unchanged: finite, not whole, and normal (BinaryPack
+/// refuses subnormals, which PeerJS's decoder misreads).
 fn fractional() -> impl Strategy<Value = f64> {
-    any::<f64>().prop_filter("finite, not whole", |f| f.is_finite() && f.trunc() != *f)
+    any::<f64>().prop_filter("finite, not whole, normal", |f| {
+        f.is_normal() && f.trunc() != *f
+    })
 }
 
 fn scalar() -> impl Strategy<Value = Value> {
@@ -274,12 +277,50 @@ fn what_a_javascript_receiver_cannot_take_is_refused() {
     ] {
         let mut enc = Encoder::new(s);
         assert_eq!(enc.encode(&Value::Nil), Err(CodecError::TopLevelNil), "{s}");
-        let reserved = Value::Map(vec![("__peerData".into(), 1.into())]);
-        assert_eq!(enc.encode(&reserved), Err(CodecError::ReservedKey), "{s}");
+        // The close control message is refused as data everywhere.
+        let close = Value::Map(vec![(
+            "__peerData".into(),
+            Value::Map(vec![("type".into(), "close".into())]),
+        )]);
+        assert_eq!(enc.encode(&close), Err(CodecError::ReservedKey), "{s}");
+        // Any other truthy __peerData is a chunk to a BinaryPack receiver only; PeerJS 1.5's
+        // JSON and MsgPack receivers deliver it.
+        let other = Value::Map(vec![("__peerData".into(), 1.into())]);
+        if s == Serialization::Binary {
+            assert_eq!(enc.encode(&other), Err(CodecError::ReservedKey), "{s}");
+        } else {
+            assert!(enc.encode(&other).is_ok(), "{s}");
+        }
         // A falsy __peerData is ordinary data for PeerJS.
         let falsy = Value::Map(vec![("__peerData".into(), 0.into())]);
         assert!(enc.encode(&falsy).is_ok(), "{s}");
     }
+    // NaN and infinities would be a top-level null in JSON.
+    let mut json_nan = Encoder::new(Serialization::Json);
+    assert_eq!(
+        json_nan.encode(&Value::Float(f64::NAN)),
+        Err(CodecError::TopLevelNil)
+    );
+    // PeerJS 1.3/1.4: JSON as text without 1.5's size limit, BMP-only BinaryPack strings, no
+    // flush-close.
+    let legacy = CodecOptions::default().legacy_peerjs(true);
+    let mut json_old = Encoder::with_options(Serialization::Json, legacy.clone());
+    let long = Value::from("x".repeat(20_000));
+    assert!(matches!(
+        json_old.encode(&long).unwrap().as_slice(),
+        [Frame::Text(_)]
+    ));
+    assert!(json_old.encode_close().unwrap().is_empty());
+    let mut bp_old = Encoder::with_options(Serialization::Binary, legacy);
+    assert!(matches!(
+        bp_old.encode(&Value::from("😀")),
+        Err(CodecError::Unsupported { .. })
+    ));
+    assert!(bp_old.encode(&Value::from("é€")).is_ok());
+    assert!(matches!(
+        Encoder::new(Serialization::Binary).encode(&Value::Float(5e-324)),
+        Err(CodecError::Unsupported { .. })
+    ));
     let mut raw = Encoder::new(Serialization::Raw);
     assert!(matches!(
         raw.encode(&Value::Int(1)),

@@ -1384,6 +1384,15 @@ async fn rust_to_js(
                 Ok("intact".to_owned())
             } else if expect.delivered().is_some_and(|v| js_equal(v, received)) {
                 Ok(format!("as PeerJS: {}", brief(received)))
+            } else if ser.family() == Family::Json
+                && js_equal(&js_view(&bytes_as_arrays(&value)), received)
+            {
+                // Documented: JSON carries binary as an array of byte values (serde's
+                // convention); PeerJS would send a typed array as {"0": …}.
+                Ok(format!(
+                    "binary as an array of numbers: {}",
+                    brief(received)
+                ))
             } else {
                 Err(format!(
                     "JS received {}, sent {}; {}{trouble}",
@@ -1396,6 +1405,21 @@ async fn rust_to_js(
         (Ok(()), many) => Err(format!("JS received {} messages for one", many.len())),
     };
     (verdict, broken)
+}
+
+/// The value with binary replaced by arrays of byte values, as the JSON serialization sends it.
+fn bytes_as_arrays(value: &Value) -> Value {
+    match value {
+        Value::Binary(b) => Value::Array(b.iter().map(|&x| Value::from(x)).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(bytes_as_arrays).collect()),
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), bytes_as_arrays(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// Whether the data-channel message had the kind PeerJS expects (Chromium reports it): JSON in

@@ -11,8 +11,9 @@
 //!   int8, uint16, int16, uint32, int32, int64, uint64), so the bytes equal what a JS peer sends;
 //! * a float with an integral value is sent as an integer, as JavaScript does (JS has one number
 //!   type, and its decoder misreads the float `0.0`);
-//! * `NaN` is refused (the JS decoder turns it into `Infinity`); `±Infinity` and whole numbers
-//!   beyond 2⁶⁴, which the JS encoder refuses, are sent as doubles, which JS reads correctly;
+//! * `NaN` and subnormal floats are refused (the JS decoder turns them into `Infinity` and
+//!   garbage); `±Infinity` and whole numbers beyond 2⁶⁴, which the JS encoder refuses, are sent
+//!   as doubles, which JS reads correctly;
 //! * a [`Timestamp`](crate::Timestamp) is sent as JavaScript sends a `Date`: the text of
 //!   `date.toString()` (in UTC).
 //!
@@ -45,7 +46,7 @@ const SERIALIZATION: &str = "BinaryPack";
 ///
 /// # Errors
 ///
-/// [`CodecError::Unsupported`] for `NaN`, MessagePack extension values, and strings, binary,
+/// [`CodecError::Unsupported`] for `NaN`, subnormal floats, MessagePack extension values, and strings, binary,
 /// arrays or maps longer than `u32::MAX`. On error, `out` may hold a partial encoding.
 pub fn encode(value: &Value, out: &mut Vec<u8>) -> Result<(), CodecError> {
     match value {
@@ -126,6 +127,12 @@ fn write_float(f: f64, out: &mut Vec<u8>) -> Result<(), CodecError> {
         return Err(CodecError::Unsupported {
             serialization: SERIALIZATION,
             what: "NaN (PeerJS's BinaryPack decoder reads it as Infinity)".into(),
+        });
+    }
+    if f.is_subnormal() {
+        return Err(CodecError::Unsupported {
+            serialization: SERIALIZATION,
+            what: format!("the subnormal float {f:e} (PeerJS's BinaryPack decoder misreads them)"),
         });
     }
     if f.is_finite() && f.trunc() == f {

@@ -281,6 +281,7 @@ pub struct CodecOptions {
     max_messages_in_flight: usize,
     chunk_size: usize,
     json_text_frames: bool,
+    legacy_peerjs: bool,
     msgpack_piece_size: usize,
 }
 
@@ -293,6 +294,7 @@ impl Default for CodecOptions {
             max_messages_in_flight: 32,
             chunk_size: chunk::CHUNK_MTU,
             json_text_frames: false,
+            legacy_peerjs: false,
             msgpack_piece_size: msgpack::PIECE_SIZE,
         }
     }
@@ -335,6 +337,16 @@ impl CodecOptions {
         self.json_text_frames = text;
         self
     }
+    /// The remote is PeerJS 1.3 or 1.4 (its OFFER or ANSWER had a `browser` field). Their
+    /// receivers differ from 1.5's: JSON goes as text messages without 1.5's 16300-byte limit,
+    /// BinaryPack strings with characters outside the Basic Multilingual Plane are refused
+    /// (their decoder garbles them), and there is no flush-close message (they would keep it as
+    /// an unfinished chunk forever). Implies [`CodecOptions::json_text_frames`].
+    pub fn legacy_peerjs(mut self, legacy: bool) -> Self {
+        self.legacy_peerjs = legacy;
+        self.json_text_frames |= legacy;
+        self
+    }
     /// Size of the pieces a MsgPack message is cut into (default 32768, as PeerJS does). Values
     /// below 1 are treated as 1.
     pub fn msgpack_piece_size(mut self, bytes: usize) -> Self {
@@ -366,6 +378,10 @@ impl CodecOptions {
     pub fn get_json_text_frames(&self) -> bool {
         self.json_text_frames
     }
+    /// See [`CodecOptions::legacy_peerjs`].
+    pub fn get_legacy_peerjs(&self) -> bool {
+        self.legacy_peerjs
+    }
     /// See [`CodecOptions::msgpack_piece_size`].
     pub fn get_msgpack_piece_size(&self) -> usize {
         self.msgpack_piece_size
@@ -393,13 +409,44 @@ fn is_close_control(peer_data: &Value) -> bool {
     peer_data.get("type").and_then(Value::as_str) == Some("close")
 }
 
-/// Refuses what a PeerJS receiver cannot take at the top level.
-fn check_top_level(value: &Value) -> Result<(), CodecError> {
+/// Refuses what a PeerJS receiver cannot take at the top level: nil (its handler throws), and
+/// maps it would take for a control message. A BinaryPack receiver takes any truthy
+/// `__peerData` for a chunk; PeerJS 1.5's JSON and MsgPack receivers only act on
+/// `{"__peerData": {"type": "close"}}`, and 1.3/1.4's JSON receiver on any truthy `__peerData`.
+fn check_top_level(value: &Value, any_peer_data_reserved: bool) -> Result<(), CodecError> {
     if value.is_nil() {
         return Err(CodecError::TopLevelNil);
     }
-    if peer_data(value).is_some() {
-        return Err(CodecError::ReservedKey);
+    match peer_data(value) {
+        Some(_) if any_peer_data_reserved => Err(CodecError::ReservedKey),
+        Some(pd) if is_close_control(pd) => Err(CodecError::ReservedKey),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses strings that PeerJS 1.3/1.4's BinaryPack codec garbles: characters outside the Basic
+/// Multilingual Plane (four UTF-8 bytes).
+fn check_bmp_strings(value: &Value) -> Result<(), CodecError> {
+    let mut todo = vec![value];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::String(s) if s.chars().any(|c| c.len_utf8() == 4) => {
+                return Err(CodecError::Unsupported {
+                    serialization: "binary",
+                    what: "characters outside the Basic Multilingual Plane to PeerJS 1.3/1.4 \
+                           (their decoder garbles them)"
+                        .into(),
+                });
+            }
+            Value::Array(items) => todo.extend(items),
+            Value::Map(entries) => {
+                for (k, v) in entries {
+                    todo.push(k);
+                    todo.push(v);
+                }
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -502,15 +549,24 @@ impl Encoder {
     ) -> Result<(), CodecError> {
         match self.serialization {
             Serialization::Binary | Serialization::BinaryUtf8 => {
-                check_top_level(value)?;
+                check_top_level(value, true)?;
+                if self.options.legacy_peerjs {
+                    check_bmp_strings(value)?;
+                }
                 self.encode_binarypack(value, frames)
             }
             Serialization::Json => {
-                check_top_level(value)?;
+                check_top_level(value, self.options.legacy_peerjs)?;
+                if let Value::Float(f) = value {
+                    if !f.is_finite() {
+                        // JSON writes it as null, on which PeerJS's handler throws.
+                        return Err(CodecError::TopLevelNil);
+                    }
+                }
                 self.encode_json(value, frames)
             }
             Serialization::MsgPack => {
-                check_top_level(value)?;
+                check_top_level(value, false)?;
                 self.encode_msgpack(value, frames)
             }
             Serialization::Raw => match value {
@@ -546,13 +602,18 @@ impl Encoder {
 
     /// The frames of PeerJS 1.5's flush-close control message, which asks the remote to close
     /// the connection. Raw connections have none (PeerJS sends a text that the remote ignores),
-    /// so this is empty for them.
+    /// and neither do PeerJS 1.3/1.4 ([`CodecOptions::legacy_peerjs`]), so this is empty for
+    /// them.
     ///
     /// # Errors
     ///
     /// Only if encoding fails, which the control message never makes it do.
     pub fn encode_close(&mut self) -> Result<Vec<Frame>, CodecError> {
         let mut frames = Vec::new();
+        if self.options.legacy_peerjs {
+            // PeerJS 1.3/1.4 have no flush-close: they would keep it as an unfinished chunk.
+            return Ok(frames);
+        }
         let value = close_control_value();
         match self.serialization {
             Serialization::Binary | Serialization::BinaryUtf8 => {
@@ -584,7 +645,8 @@ impl Encoder {
 
     fn encode_json(&mut self, value: &Value, frames: &mut Vec<Frame>) -> Result<(), CodecError> {
         let bytes = json::encode(value)?;
-        if bytes.len() >= json::MAX_SIZE {
+        // PeerJS 1.3/1.4 send JSON as text with no limit of their own (the channel's applies).
+        if bytes.len() >= json::MAX_SIZE && !self.options.legacy_peerjs {
             return Err(CodecError::MessageTooBig {
                 size: bytes.len(),
                 limit: json::MAX_SIZE - 1,
