@@ -358,7 +358,9 @@ impl Task {
                         ));
                     }
                     Some(PcEvent::State(RTCPeerConnectionState::Closed)) => return None,
-                    Some(PcEvent::State(_)) => {}
+                    Some(PcEvent::State(state)) => {
+                        tracing::debug!(connection = %self.shared.info.connection_id, ?state, "peer connection state");
+                    }
                     None => return None,
                 },
                 permit = budget.clone().acquire_many_owned(self.inbox.front_cost()), if !can_read => {
@@ -390,6 +392,12 @@ impl Task {
     }
 
     async fn negotiate(&mut self, offer: Option<SessionDescription>) -> Result<(), Error> {
+        tracing::debug!(
+            connection = %self.shared.info.connection_id,
+            peer = %self.shared.info.peer,
+            role = if offer.is_some() { "answerer" } else { "offerer" },
+            "negotiating"
+        );
         let id = self.shared.info.connection_id.clone();
         let local = match offer {
             None => {
@@ -433,6 +441,7 @@ impl Task {
     }
 
     async fn set_remote(&mut self, sdp: &SessionDescription) -> Result<(), Error> {
+        tracing::debug!(connection = %self.shared.info.connection_id, "applying the remote description");
         self.pc
             .set_remote_description(to_rtc(sdp)?)
             .await
@@ -465,6 +474,7 @@ impl Task {
     }
 
     async fn opened(&mut self) {
+        tracing::debug!(connection = %self.shared.info.connection_id, "data channel open");
         self.setting_up.store(false, Ordering::Relaxed);
         let Some(channel) = self.channel.clone() else {
             return;

@@ -27,7 +27,7 @@ use webrtc::runtime::{
 /// which normally waits for its next protocol timer: each handshake step then stalls for up to
 /// 200 ms and a connection takes 0.6–1 s to open on loopback. Waking often during setup sends
 /// them at once; once the channel is open the driver sleeps as long as its timers allow.
-const SETUP_TICK: Duration = Duration::from_millis(2);
+const SETUP_TICK: Duration = Duration::from_millis(1);
 
 /// Tokio, with every UDP socket's buffers set to `buffer_size` bytes (0 leaves the kernel's),
 /// and short driver sleeps while the connection is being set up. One per peer connection.
