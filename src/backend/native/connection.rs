@@ -48,7 +48,8 @@ impl Channel {
     pub(crate) async fn send_binary(&self, bytes: Vec<u8>) -> Result<(), Error> {
         let len = bytes.len();
         self.0
-            .send(BytesMut::from(bytes.as_slice()))
+            // Hands the buffer over without copying it.
+            .send(BytesMut::from(bytes::Bytes::from(bytes)))
             .await
             .map_err(|e| send_error(e, len))
     }
@@ -375,9 +376,12 @@ impl Task {
                         Some(DataChannelEvent::OnOpen) => self.opened().await,
                         Some(DataChannelEvent::OnMessage(message)) => {
                             let frame = if message.is_string {
-                                Frame::Text(String::from_utf8_lossy(&message.data).into_owned())
+                                let data = Vec::from(message.data);
+                                Frame::Text(String::from_utf8(data).unwrap_or_else(|e| {
+                                    String::from_utf8_lossy(e.as_bytes()).into_owned()
+                                }))
                             } else {
-                                Frame::Binary(message.data.to_vec())
+                                Frame::Binary(Vec::from(message.data))
                             };
                             if let Some(close) = self.inbox.receive(frame) {
                                 return close;
