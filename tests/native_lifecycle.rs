@@ -111,14 +111,16 @@ async fn a_slow_reader_slows_the_sender_without_losing_anything() {
         .unwrap();
     let b = expect_connection(&bob).await;
     let chunk = Value::Binary(vec![0xab; 64 * 1024]);
-    const COUNT: usize = 512; // 32 MiB
+    // 64 MiB: more than everything on the way can hold (our 8 MiB receive budget, webrtc-rs's
+    // queue of 256 messages per channel, the SCTP window and the 1 MiB send buffer).
+    const COUNT: usize = 1024;
     let sender = tokio::spawn(async move {
         for _ in 0..COUNT {
             a.send_value(chunk.clone()).await.unwrap();
         }
         a
     });
-    // Read nothing for a while: the sender must stall, not buffer 32 MiB.
+    // Read nothing for a while: the sender must stall, not buffer 64 MiB.
     tokio::time::sleep(2 * SECOND).await;
     assert!(
         !sender.is_finished(),
