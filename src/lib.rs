@@ -36,6 +36,9 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+// The shared driver and connection code hold their state in `Arc`s, which native tasks need; in
+// the browser the same state is not `Send` (it holds JavaScript objects) and lives on one thread.
+#![cfg_attr(wasm_browser, allow(clippy::arc_with_non_send_sync))]
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
@@ -46,13 +49,13 @@ struct ReadmeDoctests;
 compile_error!("the `server` and `cli` features are for native targets only");
 
 mod backend;
-#[cfg(native)]
+#[cfg(any(native, wasm_browser))]
 mod connection;
-#[cfg(native)]
+#[cfg(any(native, wasm_browser))]
 mod driver;
 mod error;
 mod options;
-#[cfg(native)]
+#[cfg(any(native, wasm_browser))]
 mod peer;
 pub mod proto;
 #[cfg(all(feature = "server", native))]
@@ -62,6 +65,6 @@ mod value;
 
 pub use error::{Error, ErrorKind};
 pub use options::{ConnectOptions, IceServer, PeerOptions};
-#[cfg(native)]
+#[cfg(any(native, wasm_browser))]
 pub use peer::{DataConnection, Peer, PeerEvent};
 pub use value::{CompactString, Timestamp, Value, from_value, to_value};

@@ -7,6 +7,7 @@
 cfg_if::cfg_if! {
     if #[cfg(wasm_browser)] {
         pub(crate) mod wasm;
+        pub(crate) use wasm as imp;
     } else if #[cfg(native)] {
         pub(crate) mod native;
         pub(crate) use native as imp;
