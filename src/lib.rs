@@ -54,6 +54,8 @@ mod connection;
 #[cfg(any(native, wasm_browser))]
 mod driver;
 mod error;
+#[cfg(all(wasm_browser, feature = "js"))]
+mod js;
 mod options;
 #[cfg(any(native, wasm_browser))]
 mod peer;
