@@ -622,9 +622,9 @@ impl JsPeer {
             match connected {
                 Ok(c) => run_connection(task_conn, c).await,
                 Err(e) => {
-                    if e.kind() == ErrorKind::PeerUnavailable {
-                        state.emit_error(&e);
-                    } else {
+                    // PeerJS reports `peer-unavailable` on the peer only; the peer's event
+                    // stream carries it already.
+                    if e.kind() != ErrorKind::PeerUnavailable {
                         task_conn.emit_error(&e);
                     }
                     task_conn.finish();
