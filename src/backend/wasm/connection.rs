@@ -184,6 +184,8 @@ impl Drop for Attached {
         dc.set_onclose(None);
         dc.set_onerror(None);
         dc.set_onbufferedamountlow(None);
+        // Closed before its peer connection, as PeerJS does.
+        dc.close();
         self.channel.drained.notify_waiters();
     }
 }
