@@ -24,6 +24,20 @@ use crate::value::Value;
 /// Bytes of decoded messages waiting for the application before the channel is no longer read.
 const INCOMING_BUDGET: usize = 8 * 1024 * 1024;
 
+/// Room for a chunk's framing (map, keys, id, index, count, binary header) in one message.
+const CHUNK_OVERHEAD: usize = 64;
+
+/// The codec options with chunk and piece sizes no larger than the channel's maximum message
+/// size (65536 when the remote advertises none, per RFC 8841).
+pub(crate) fn fit_to_channel(codec: CodecOptions, max_message_size: Option<usize>) -> CodecOptions {
+    let max = max_message_size.unwrap_or(65536);
+    let chunk = codec
+        .get_chunk_size()
+        .min(max.saturating_sub(CHUNK_OVERHEAD));
+    let piece = codec.get_msgpack_piece_size().min(max);
+    codec.chunk_size(chunk).msgpack_piece_size(piece)
+}
+
 /// The connection's lifecycle, as the application sees it.
 #[derive(Clone, Debug)]
 pub(crate) enum ConnState {

@@ -19,7 +19,7 @@ use webrtc::peer_connection::{
 };
 
 use super::runtime::BufferedRuntime;
-use crate::connection::{ConnCommand, ConnReport, ConnShared, Inbox, TaskInputs};
+use crate::connection::{ConnCommand, ConnReport, ConnShared, Inbox, TaskInputs, fit_to_channel};
 use crate::error::{Error, ErrorKind};
 use crate::options::PeerOptions;
 use crate::proto::codec::{CodecOptions, Frame};
@@ -61,20 +61,6 @@ impl Channel {
             .await
             .map_err(|e| send_error(e, 0))
     }
-}
-
-/// Room for a chunk's framing (map, keys, id, index, count, binary header) in one message.
-const CHUNK_OVERHEAD: usize = 64;
-
-/// The codec options with chunk and piece sizes no larger than the channel's maximum message
-/// size (65536 when the remote advertises none, per RFC 8841).
-pub(crate) fn fit_to_channel(codec: CodecOptions, max_message_size: Option<usize>) -> CodecOptions {
-    let max = max_message_size.unwrap_or(65536);
-    let chunk = codec
-        .get_chunk_size()
-        .min(max.saturating_sub(CHUNK_OVERHEAD));
-    let piece = codec.get_msgpack_piece_size().min(max);
-    codec.chunk_size(chunk).msgpack_piece_size(piece)
 }
 
 fn send_error(e: webrtc::error::Error, len: usize) -> Error {

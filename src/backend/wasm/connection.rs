@@ -22,7 +22,7 @@ use web_sys::{
 };
 
 use super::JsError;
-use crate::connection::{ConnCommand, ConnReport, ConnShared, Inbox, TaskInputs};
+use crate::connection::{ConnCommand, ConnReport, ConnShared, Inbox, TaskInputs, fit_to_channel};
 use crate::error::{Error, ErrorKind};
 use crate::options::{IceServer, PeerOptions};
 use crate::proto::codec::{CodecOptions, Frame};
@@ -394,6 +394,26 @@ struct Task {
     reports: mpsc::UnboundedSender<ConnReport>,
 }
 
+/// `pc.sctp.maxMessageSize`, when the browser has it (web-sys has no binding for
+/// `RTCSctpTransport`).
+fn max_message_size(pc: &RtcPeerConnection) -> Option<usize> {
+    let sctp = js_sys::Reflect::get(pc, &JsValue::from_str("sctp")).ok()?;
+    if sctp.is_null() || sctp.is_undefined() {
+        return None;
+    }
+    let max = js_sys::Reflect::get(&sctp, &JsValue::from_str("maxMessageSize"))
+        .ok()?
+        .as_f64()?;
+    // Firefox reports Infinity for "no limit"; a bad value falls back to the RFC default.
+    if max.is_finite() && max >= 1024.0 {
+        Some(max.min(usize::MAX as f64) as usize)
+    } else if max == f64::INFINITY {
+        Some(usize::MAX)
+    } else {
+        None
+    }
+}
+
 fn description(sdp: &SessionDescription) -> Result<RtcSessionDescriptionInit, Error> {
     let sdp_type = match sdp.sdp_type {
         SdpType::Offer => RtcSdpType::Offer,
@@ -564,8 +584,11 @@ impl Task {
         let Some(attached) = &self.channel else {
             return;
         };
+        // Chunks and MsgPack pieces as large as the channel allows (PeerJS receivers take any
+        // size), within the limits the codec options set.
+        let codec = fit_to_channel(self.codec.clone(), max_message_size(&self.pc.pc));
         self.shared
-            .open(attached.channel.clone(), self.codec.clone(), self.legacy)
+            .open(attached.channel.clone(), codec, self.legacy)
             .await;
         let _ = self
             .reports
