@@ -69,6 +69,7 @@ const served = [
   "node_modules/peerjs/dist/",
   "node_modules/@msgpack/msgpack/dist.es5+esm/",
   "peer_driver.mjs",
+  "bench_commands.mjs",
 ];
 const types = { ".js": "text/javascript", ".mjs": "text/javascript", ".map": "application/json" };
 
@@ -139,7 +140,8 @@ const page_html = `<!doctype html>
     options.serializers = { MsgPack };
   }
   const peer = params.id ? new peerjs.Peer(params.id, options) : new peerjs.Peer(options);
-  window.__driver = createDriver({ peer, util: peerjs.util, msgpack: legacy ? null : msgpack, legacy, emit });
+  const makePeer = () => new peerjs.Peer(options);
+  window.__driver = createDriver({ peer, util: peerjs.util, msgpack: legacy ? null : msgpack, legacy, emit, makePeer });
 </script>
 `;
 

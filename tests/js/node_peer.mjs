@@ -78,11 +78,13 @@ const options = {
   // PeerJS logs to the console (stdout); stdout is for reports only.
   logFunction: (level, ...rest) => console.error(`peerjs[${level}]`, ...rest),
 };
-const peer = args["msgpack-peer"]
-  ? new peerjs.MsgPackPeer(args.id, options)
-  : new peerjs.Peer(args.id, { ...options, serializers: { MsgPack: peerjs.MsgPack } });
+const newPeer = (id) =>
+  args["msgpack-peer"]
+    ? new peerjs.MsgPackPeer(id, options)
+    : new peerjs.Peer(id, { ...options, serializers: { MsgPack: peerjs.MsgPack } });
+const peer = newPeer(args.id);
 
-const driver = createDriver({ peer, util: peerjs.util, msgpack, env: "node", emit });
+const driver = createDriver({ peer, util: peerjs.util, msgpack, env: "node", emit, makePeer: () => newPeer() });
 
 const lines = createInterface({ input: process.stdin });
 lines.on("line", (line) => driver.line(line));

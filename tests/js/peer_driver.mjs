@@ -36,6 +36,9 @@
 //        the receiver decoded before its handler dropped the message; binary adds "exact": V
 //        where PeerJS's decoder misreads the bytes its encoder wrote, read exactly)
 //
+//   bench-sink, bench-send, bench-echo, bench-ping, bench-setup, bench-hold: the performance
+//        suite's commands (see bench_commands.mjs)
+//
 // Tagged values (V): JSON, with these objects standing for what JSON cannot say:
 //   {"$bin":"<hex>"}       binary (an ArrayBuffer or any view; sent as a Uint8Array)
 //   {"$binsum":"<len>:<fnv>"} / {"$strsum":"<len>:<fnv>"}
@@ -49,6 +52,8 @@
 //   {"$map":[[k,v]…]} a Map; {"$class":{…}} an instance of a class with these fields;
 //   {"$bigint":"123"} a BigInt
 // Numbers are reported as JSON numbers (JS doubles); -0 reports as 0.
+
+import { benchCommands } from "./bench_commands.mjs";
 
 export const STRING_SUM_BYTES = 512;
 export const BINARY_SUM_BYTES = 256;
@@ -347,9 +352,10 @@ export function frameKind(data) {
  *
  * `util` is PeerJS's `util` (its `pack`/`unpack`), `msgpack` @msgpack/msgpack or null, `legacy`
  * whether this is PeerJS 1.3/1.4, `env` "browser" or "node" (node-datachannel's polyfill sends
- * raw values its own way).
+ * raw values its own way), `makePeer` a function creating another Peer with the same options
+ * (for the bench commands; may be null).
  */
-export function createDriver({ peer, util, msgpack = null, legacy = false, env = "browser", emit }) {
+export function createDriver({ peer, util, msgpack = null, legacy = false, env = "browser", emit, makePeer = null }) {
   const connections = new Map();
 
   function track(conn) {
@@ -391,7 +397,10 @@ export function createDriver({ peer, util, msgpack = null, legacy = false, env =
     return conn;
   }
 
+  const bench = benchCommands({ peer, makePeer, connection, emit });
+
   async function run(cmd) {
+    if (Object.hasOwn(bench, cmd.cmd)) return bench[cmd.cmd](cmd);
     switch (cmd.cmd) {
       case "connect": {
         // Only the options given: an explicit `serialization: undefined` would override
