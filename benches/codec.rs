@@ -2,6 +2,8 @@
 //! Node by `tests/js/bench_codec.mjs`) on the same payloads, in the same run, with the ratio.
 //!
 //! Run: `cargo bench --bench codec` (needs `npm ci` in `tests/js` first; see README).
+//! `-- --json FILE` also writes the table as JSON (the performance suite, `.ci/bench`, includes
+//! it); `-- --quick` takes batches of 20 ms instead of 200 ms.
 //!
 //! Each figure is the best of 5 batches of about 200 ms, in nanoseconds per operation. Encoding
 //! writes into a fresh buffer each time and decoding builds a fresh value, as the JS library does.
@@ -74,10 +76,11 @@ struct Row {
     js_ns: Option<f64>,
 }
 
-fn js_results() -> Result<(String, serde_json::Value), String> {
+fn js_results(batch: Duration) -> Result<(String, serde_json::Value), String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js/bench_codec.mjs");
     let out = Command::new("node")
         .arg(script)
+        .env("BATCH_MS", batch.as_millis().to_string())
         .output()
         .map_err(|e| format!("could not run node: {e}"))?;
     if !out.status.success() {
@@ -96,9 +99,17 @@ fn js_results() -> Result<(String, serde_json::Value), String> {
 
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this as a smoke test.
-    let quick = !std::env::args().any(|a| a == "--bench");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = !args.iter().any(|a| a == "--bench");
+    let json_path = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let batch = if quick {
         Duration::from_millis(5)
+    } else if args.iter().any(|a| a == "--quick") {
+        Duration::from_millis(20)
     } else {
         Duration::from_millis(200)
     };
@@ -144,7 +155,7 @@ fn main() {
         println!("codec bench: smoke run only (use `cargo bench --bench codec` for figures)");
         return;
     }
-    let node = match js_results() {
+    let node = match js_results(batch) {
         Ok((node, json)) => {
             for r in &mut rows {
                 r.js_ns = json["results"].as_array().and_then(|results| {
@@ -187,4 +198,29 @@ fn main() {
         "memcpy floor: copying 1 MiB into a fresh buffer takes {memcpy:.0} ns ({:.0} MB/s)",
         (1 << 20) as f64 / memcpy * 1e3
     );
+    if let Some(path) = json_path {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "payload": r.payload,
+                    "op": r.op,
+                    "bytes": r.bytes,
+                    "rust_ns": r.rust_ns,
+                    "js_ns": r.js_ns,
+                })
+            })
+            .collect();
+        let json = serde_json::json!({
+            "js_library": "peerjs-js-binarypack@2.1.0",
+            "node": node,
+            "batch_ms": batch.as_millis() as u64,
+            "rows": rows,
+            "memcpy_1mib_ns": memcpy,
+        });
+        if let Err(e) = std::fs::write(&path, format!("{json:#}\n")) {
+            eprintln!("error: {path}: {e}");
+            std::process::exit(1);
+        }
+    }
 }

@@ -125,7 +125,13 @@ impl Config {
                 } else {
                     vec![100, 500, 1000]
                 },
-                probe_cap: (!quick).then_some(10_000),
+                // Past 10000 the holder and the responder would take some 10 GB between them
+                // on a machine shared with other jobs; the open-file limit allows about 19500.
+                probe_cap: (!quick).then(|| {
+                    arg(args, "--scale-max")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(10_000)
+                }),
                 probe_budget: Duration::from_secs(if quick { 0 } else { 180 }),
                 settle: Duration::from_millis(if quick { 500 } else { 3000 }),
                 concurrency: arg(args, "--scale-concurrency")
@@ -701,6 +707,9 @@ fn size_label(bytes: usize) -> String {
     }
 }
 
+/// Setup samples: create → open and connect() → open (ms), and the connections that failed.
+type Samples = (Vec<f64>, Vec<f64>, Vec<String>);
+
 async fn setup(ctx: &mut Ctx) {
     let n = ctx.config.setup_connections;
     let warmup = ctx.config.setup_warmup;
@@ -722,7 +731,7 @@ async fn setup(ctx: &mut Ctx) {
         }
         let procs = ctx.procs(stack);
         let meter = sys::Meter::start(&procs);
-        let result: Result<(Vec<f64>, Vec<f64>), String> = async {
+        let result: Result<Samples, String> = async {
             match ends(stack) {
                 None => {
                     let (mut create, mut connect) = (Vec::new(), Vec::new());
@@ -734,19 +743,20 @@ async fn setup(ctx: &mut Ctx) {
                         }
                         pair.close().await;
                     }
-                    Ok((create, connect))
+                    Ok((create, connect, Vec::new()))
                 }
                 Some((None, receiver)) => {
                     let target = match receiver {
                         None => target.clone().ok_or("no Rust target")?,
                         Some(js) => ctx.js(js)?.id.clone(),
                     };
-                    let (mut create, mut connect) =
+                    let (mut create, mut connect, failures) =
                         ours::setup(ctx.port, &target, n + warmup).await?;
                     if let Some(js) = receiver {
                         ctx.js(js)?.clear_backlog();
                     }
-                    Ok((create.split_off(warmup), connect.split_off(warmup)))
+                    let skip = warmup.min(create.len());
+                    Ok((create.split_off(skip), connect.split_off(skip), failures))
                 }
                 Some((Some(a), Some(b))) => {
                     let target = ctx.js(b)?.id.clone();
@@ -764,7 +774,15 @@ async fn setup(ctx: &mut Ctx) {
                             .map(|a| a.iter().skip(warmup).filter_map(Json::as_f64).collect())
                             .unwrap_or_default()
                     };
-                    Ok((list("create"), list("connect")))
+                    let failures = reply["failures"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|f| f.as_str().unwrap_or("?").to_owned())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    Ok((list("create"), list("connect"), failures))
                 }
                 Some((Some(_), None)) => Err("no such pair".to_owned()),
             }
@@ -772,8 +790,16 @@ async fn setup(ctx: &mut Ctx) {
         .await;
         let observed = meter.stop();
         match result {
-            Ok((create, connect)) => {
+            Ok((create, connect, failures)) => {
                 let (create, connect) = (sorted(create), sorted(connect));
+                if !failures.is_empty() {
+                    ctx.progress(format!(
+                        "setup {}: {} connections did not open: {}",
+                        stack.label(),
+                        failures.len(),
+                        failures.first().map_or("", String::as_str)
+                    ));
+                }
                 ctx.progress(format!(
                     "setup {:<28} create → open p50 {:.1} ms p99 {:.1} ms; connect() → open p50 {:.1} ms p99 {:.1} ms",
                     stack.label(),
@@ -790,7 +816,7 @@ async fn setup(ctx: &mut Ctx) {
                                 .connections(1)
                                 .value(Ok(percentile(samples, p)))
                                 .parameters(json!({"connections": samples.len(), "warmup": warmup, "serialization": "binary", "reliable": false}))
-                                .observed(json!({"samples": summary(samples), "cpu": observed})),
+                                .observed(json!({"samples": summary(samples), "failures": failures, "cpu": observed})),
                         );
                     }
                 }
@@ -996,7 +1022,30 @@ async fn run(config: Config) -> Result<(), String> {
     });
     write_results(&mut ctx, &date, machine, load_start, load_end, codec)?;
     server.shutdown().await;
-    Ok(())
+    coverage(&ctx)
+}
+
+/// Fails when a section measured nothing at all for a stack it ran: the suite itself is broken
+/// there (slow figures never fail it).
+fn coverage(ctx: &Ctx) -> Result<(), String> {
+    let mut empty = Vec::new();
+    let mut seen = BTreeMap::new();
+    for f in &ctx.figures {
+        *seen.entry((f.section, f.stack)).or_insert(false) |= f.value.is_some();
+    }
+    for ((section, stack), measured) in seen {
+        if !measured {
+            empty.push(format!("{section} {stack}"));
+        }
+    }
+    if empty.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "nothing measured for: {} (see the n/a reasons in the results)",
+            empty.join(", ")
+        ))
+    }
 }
 
 fn write_results(
@@ -1047,11 +1096,18 @@ fn write_results(
         if config.quick { ", quick run" } else { "" }
     );
     let chart = report::chart(&ctx.figures, &chart_title);
+    let targets = results["targets"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .to_vec();
     let markdown_in_out = report::markdown(
         &results,
         &ctx.figures,
-        results["targets"].as_array().map_or(&[][..], Vec::as_slice),
-        Some("throughput.svg"),
+        &targets,
+        &report::Layout {
+            chart: "throughput.svg",
+            full_tables: None,
+        },
     );
     let write = |name: &str, text: &str| {
         let path = out.join(name);
@@ -1080,8 +1136,11 @@ fn write_results(
         let markdown = report::markdown(
             &results,
             &ctx.figures,
-            results["targets"].as_array().map_or(&[][..], Vec::as_slice),
-            Some(&format!("{relative}/throughput.svg")),
+            &targets,
+            &report::Layout {
+                chart: &format!("{relative}/throughput.svg"),
+                full_tables: Some(&format!("{relative}/results.md")),
+            },
         );
         report::rewrite_readme(readme, &markdown)?;
         ctx.progress(format!(

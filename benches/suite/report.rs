@@ -220,7 +220,7 @@ fn ratio_of(figures: &[Figure], pick: impl Fn(&Figure) -> bool, anchor: Stack) -
         .map(|r| r.ratio)
 }
 
-fn find<'a>(figures: &'a [Figure], pick: impl Fn(&Figure) -> bool) -> Option<&'a Figure> {
+fn find(figures: &[Figure], pick: impl Fn(&Figure) -> bool) -> Option<&Figure> {
     figures.iter().find(|f| pick(f))
 }
 
@@ -392,15 +392,17 @@ fn ratio_cell(f: Option<&Figure>, anchor: Stack) -> String {
         .map_or("–".to_owned(), |r| format!("{:.2}×", r.better_by))
 }
 
+/// A column of a table: its heading, and which figure goes in it.
+type Column<'a> = (String, Box<dyn Fn(&Figure) -> bool + 'a>);
+
 /// A table: one row per stack (then one per stack and anchor with the ratios), one column per
 /// (heading, picker).
-#[allow(clippy::type_complexity)]
 fn table(
     out: &mut String,
     figures: &[Figure],
     stacks: &[Stack],
     anchors: &[Stack],
-    columns: &[(String, Box<dyn Fn(&Figure) -> bool + '_>)],
+    columns: &[Column<'_>],
 ) {
     let _ = write!(out, "| |");
     for (heading, _) in columns {
@@ -450,14 +452,23 @@ fn table(
 const PAIR_STACKS: [Stack; 6] = Stack::PAIRS;
 const PAIR_ANCHORS: [Stack; 3] = [Stack::NodeNode, Stack::ChromiumChromium, Stack::WebrtcRs];
 
+/// Which tables [`markdown`] writes.
+pub struct Layout<'a> {
+    /// Where the chart is, relative to the Markdown file.
+    pub chart: &'a str,
+    /// Where the full tables are, for the short form (README's); `None` writes them all.
+    pub full_tables: Option<&'a str>,
+}
+
 /// The Markdown tables (without a title: README embeds them).
 pub fn markdown(
     results: &Json,
     figures: &[Figure],
     targets: &[Json],
-    chart: Option<&str>,
+    layout: &Layout<'_>,
 ) -> String {
     let mut out = String::new();
+    let short = layout.full_tables.is_some();
     let machine = &results["machine"];
     let load = &results["load_average"];
     let _ = writeln!(
@@ -511,23 +522,36 @@ pub fn markdown(
             "#### Throughput (MB/s, {} per case, reliable ordered channel, with backpressure)\n",
             size_label(params["throughput_bytes"].as_u64().unwrap_or(0) as usize)
         );
-        if let Some(chart) = chart {
-            let _ = writeln!(out, "![throughput against message size]({chart})\n");
+        let _ = writeln!(
+            out,
+            "![throughput against message size]({})\n",
+            layout.chart
+        );
+        let serializations: &[&'static str] = if short {
+            &["binary"]
+        } else {
+            &["binary", "raw", "MsgPack"]
+        };
+        if let Some(full) = layout.full_tables {
+            let _ = writeln!(
+                out,
+                "Raw and MsgPack, the codec, and what each case cost (CPU, UDP drops): \
+                 [{full}]({full}) and `results.json` beside it.\n"
+            );
         }
-        for ser in ["binary", "raw", "MsgPack"] {
+        for &ser in serializations {
             let _ = writeln!(out, "{ser}:\n");
-            let columns: Vec<(String, Box<dyn Fn(&Figure) -> bool>)> =
-                [KIB, 16 * KIB, 64 * KIB, MIB]
-                    .into_iter()
-                    .map(|size| {
-                        let pick: Box<dyn Fn(&Figure) -> bool> = Box::new(move |f: &Figure| {
-                            f.section == "throughput"
-                                && f.message_bytes == Some(size)
-                                && (f.serialization == Some(ser) || f.stack == "webrtc-rs")
-                        });
-                        (size_label(size), pick)
-                    })
-                    .collect();
+            let columns: Vec<Column<'_>> = [KIB, 16 * KIB, 64 * KIB, MIB]
+                .into_iter()
+                .map(|size| {
+                    let pick: Box<dyn Fn(&Figure) -> bool> = Box::new(move |f: &Figure| {
+                        f.section == "throughput"
+                            && f.message_bytes == Some(size)
+                            && (f.serialization == Some(ser) || f.stack == "webrtc-rs")
+                    });
+                    (size_label(size), pick)
+                })
+                .collect();
             table(&mut out, figures, &PAIR_STACKS, &PAIR_ANCHORS, &columns);
         }
     }
@@ -538,7 +562,7 @@ pub fn markdown(
             "#### Connection setup (ms, {} connections per stack)\n",
             params["setup_connections"]
         );
-        let columns: Vec<(String, Box<dyn Fn(&Figure) -> bool>)> = [
+        let columns: Vec<Column<'_>> = [
             ("create → open p50", "create_to_open_p50"),
             ("create → open p99", "create_to_open_p99"),
             ("connect() → open p50", "connect_to_open_p50"),
@@ -560,7 +584,7 @@ pub fn markdown(
             "#### Small messages (binary serialization; rate: {} messages one way; round trips: {} pings)\n",
             params["rate_messages"], params["rtt_pings"]
         );
-        let mut columns: Vec<(String, Box<dyn Fn(&Figure) -> bool>)> = Vec::new();
+        let mut columns: Vec<Column<'_>> = Vec::new();
         for size in [1usize, 100] {
             for (h, m) in [
                 ("msg/s", "rate"),
@@ -637,7 +661,7 @@ pub fn markdown(
         }
     }
 
-    if let Some(codec) = results.get("codec").filter(|c| !c.is_null()) {
+    if let Some(codec) = results.get("codec").filter(|c| !c.is_null() && !short) {
         let _ = writeln!(
             out,
             "#### BinaryPack codec (ns per operation, best of 5 batches; ratio = JS ÷ Rust time)\n"
@@ -674,9 +698,14 @@ pub fn markdown(
         }
         out.push('\n');
     }
+    let shown = |f: &Figure| {
+        !short
+            || f.section != "throughput"
+            || matches!(f.serialization, Some("binary" | "raw bytes"))
+    };
     let missing: Vec<&Figure> = figures
         .iter()
-        .filter(|f| f.not_available.is_some())
+        .filter(|f| f.not_available.is_some() && shown(f))
         .collect();
     if !missing.is_empty() {
         let _ = writeln!(out, "¹ Not measured:\n");
@@ -703,7 +732,7 @@ pub fn observations(figures: &[Figure]) -> Vec<String> {
             (n > 0).then(|| (describe(f), n))
         })
         .collect();
-    drops.sort_by(|a, b| b.1.cmp(&a.1));
+    drops.sort_by_key(|d| std::cmp::Reverse(d.1));
     if !drops.is_empty() {
         let total: u64 = drops.iter().map(|d| d.1).sum();
         let list: Vec<String> = drops
@@ -775,7 +804,11 @@ pub fn chart(figures: &[Figure], title: &str) -> String {
                 .collect();
             if !points.is_empty() {
                 series.push(svg::Series {
-                    label: stack.label().to_owned(),
+                    label: if stack.is_anchor() {
+                        format!("{} (anchor)", stack.label())
+                    } else {
+                        stack.label().to_owned()
+                    },
                     dashed: stack.is_anchor(),
                     color: color(stack),
                     points,

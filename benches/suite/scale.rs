@@ -81,26 +81,37 @@ pub fn child_main(role: &str, args: &[String]) -> ! {
         while let Some(cmd) = commands.recv().await {
             let total = cmd["total"].as_u64().unwrap_or(0) as usize;
             let concurrency = cmd["concurrency"].as_u64().unwrap_or(16) as usize;
+            let max_failures = cmd["maxFailures"]
+                .as_u64()
+                .map_or(10.max(total.div_ceil(20)), |m| m as usize);
             let start = Instant::now();
             let mut failed = 0;
             let mut error: Option<String> = None;
-            while held.len() < total && error.is_none() {
-                let mut batch = tokio::task::JoinSet::new();
-                for _ in 0..concurrency.min(total - held.len()) {
+            // `concurrency` connections in flight at any time, as the JS holder does.
+            let mut pending = tokio::task::JoinSet::new();
+            loop {
+                while held.len() + pending.len() < total
+                    && pending.len() < concurrency
+                    && failed < max_failures
+                {
                     let (peer, to) = (peer.clone(), to.clone());
-                    batch.spawn(async move { peer.connect(&to, ConnectOptions::default()).await });
+                    pending.spawn(async move {
+                        peer.connect(
+                            &to,
+                            ConnectOptions::default().timeout(Duration::from_secs(10)),
+                        )
+                        .await
+                        .map_err(|e| e.to_string())
+                    });
                 }
-                while let Some(result) = batch.join_next().await {
-                    match result {
-                        Ok(Ok(conn)) => held.push(conn),
-                        Ok(Err(e)) => {
-                            failed += 1;
-                            error.get_or_insert(e.to_string());
-                        }
-                        Err(e) => {
-                            failed += 1;
-                            error.get_or_insert(e.to_string());
-                        }
+                let Some(result) = pending.join_next().await else {
+                    break;
+                };
+                match result.map_err(|e| e.to_string()).and_then(|r| r) {
+                    Ok(conn) => held.push(conn),
+                    Err(e) => {
+                        failed += 1;
+                        error.get_or_insert(e);
                     }
                 }
             }

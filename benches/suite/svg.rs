@@ -72,6 +72,9 @@ pub fn chart(title: &str, x_label: &str, y_label: &str, panels: &[Panel]) -> Str
         .fold(0.0, f64::max);
     let (y_max, y_step) = nice_axis(y_max_data);
     let (lx_min, lx_max) = (x_min.log2(), x_max.log2());
+    let mut ticks = xs.clone();
+    ticks.sort_by(f64::total_cmp);
+    ticks.dedup();
 
     // Legend entries: every label once, in order of appearance.
     let mut legend: Vec<(&str, &str, bool)> = Vec::new();
@@ -135,15 +138,8 @@ pub fn chart(title: &str, x_label: &str, y_label: &str, panels: &[Panel]) -> Str
             }
             y += y_step;
         }
-        // X ticks at each measured size.
-        let mut ticks: Vec<f64> = panel
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0))
-            .collect();
-        ticks.sort_by(f64::total_cmp);
-        ticks.dedup();
-        for t in ticks {
+        // X ticks at each size measured in any panel.
+        for &t in &ticks {
             let xx = px(t);
             let _ = writeln!(
                 out,
