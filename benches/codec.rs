@@ -98,9 +98,11 @@ fn js_results(batch: Duration) -> Result<(String, serde_json::Value), String> {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` runs this as a smoke test.
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this as a smoke test, and
+    // `--quick` (the suite's smoke run, in whichever profile) runs it end to end with short
+    // batches.
     let args: Vec<String> = std::env::args().collect();
-    let quick = !args.iter().any(|a| a == "--bench");
+    let quick = !args.iter().any(|a| a == "--bench" || a == "--quick");
     let json_path = args
         .iter()
         .position(|a| a == "--json")

@@ -352,6 +352,16 @@ async fn native_offers_binary() {
 }
 
 #[wasm_bindgen_test]
+async fn native_offers_binary_utf8() {
+    native_offers(
+        "binary-utf8",
+        include_str!("web/binary.jsonl"),
+        Serialization::BinaryUtf8,
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
 async fn native_offers_json() {
     native_offers("json", include_str!("web/json.jsonl"), Serialization::Json).await;
 }

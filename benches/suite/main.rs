@@ -162,8 +162,9 @@ fn main() {
     if let Some(role) = arg(&args, "--role") {
         scale::child_main(&role, &args);
     }
-    if !args.iter().any(|a| a == "--bench") {
-        // `cargo test --benches` builds and runs this without `--bench`: build only.
+    if !args.iter().any(|a| a == "--bench" || a == "--quick") {
+        // `cargo test --benches` builds and runs this without `--bench`: build only. The smoke
+        // run (`.ci/bench --quick`) runs it with `--quick` in the test profile.
         println!(
             "performance suite: run it with .ci/bench (or cargo bench --features server --bench suite)"
         );
