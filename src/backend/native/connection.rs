@@ -14,11 +14,12 @@ use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceCandidateInit, RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
-    RTCSessionDescription, SettingEngineBuilder,
+    RTCIceCandidateInit, RTCIceConnectionState, RTCIceServer, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
 };
 
 use super::runtime::BufferedRuntime;
+use super::setup::Setup;
 use crate::connection::{ConnCommand, ConnReport, ConnShared, Inbox, TaskInputs, fit_to_channel};
 use crate::error::{Error, ErrorKind};
 use crate::options::PeerOptions;
@@ -127,6 +128,7 @@ enum PcEvent {
 
 struct Handler {
     connection_id: String,
+    setup: Arc<Setup>,
     reports: mpsc::UnboundedSender<ConnReport>,
     events: mpsc::UnboundedSender<PcEvent>,
 }
@@ -136,6 +138,7 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         match event.candidate.to_json() {
             Ok(init) => {
+                tracing::debug!(connection = %self.connection_id, candidate = %init.candidate, "local ICE candidate");
                 let candidate = IceCandidate {
                     candidate: init.candidate,
                     // webrtc-rs leaves sdpMid empty; our only m-line is the data channel's.
@@ -153,6 +156,16 @@ impl PeerConnectionEventHandler for Handler {
                 ));
             }
             Err(e) => tracing::warn!(error = %e, "could not serialize a local ICE candidate"),
+        }
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        tracing::debug!(connection = %self.connection_id, ?state, "ICE connection state");
+        if matches!(
+            state,
+            RTCIceConnectionState::Connected | RTCIceConnectionState::Completed
+        ) {
+            self.setup.ice_connected();
         }
     }
 
@@ -176,16 +189,17 @@ pub(crate) async fn run_connection(
 ) {
     let id = shared.info.connection_id.clone();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let setup = Setup::new();
     let handler = Handler {
         connection_id: id.clone(),
+        setup: setup.clone(),
         reports: reports.clone(),
         events: events_tx,
     };
-    let setting_up = Arc::new(AtomicBool::new(true));
-    let error = match build(&settings, handler, &setting_up).await {
+    let error = match build(&settings, handler, &setup).await {
         Ok(pc) => {
             let mut task = Task {
-                setting_up,
+                setup: setup.clone(),
                 shared: shared.clone(),
                 pc: pc.clone(),
                 channel: None,
@@ -197,6 +211,7 @@ pub(crate) async fn run_connection(
                 reports: reports.clone(),
             };
             let error = task.run(offer, inputs.commands, events_rx).await;
+            setup.finish();
             let _ = pc.close().await;
             error
         }
@@ -209,11 +224,11 @@ pub(crate) async fn run_connection(
 async fn build(
     settings: &RtcSettings,
     handler: Handler,
-    setting_up: &Arc<AtomicBool>,
+    setup: &Arc<Setup>,
 ) -> Result<Arc<dyn PeerConnection>, Error> {
     let handler = Arc::new(handler);
     let mdns = settings.mdns.load(Ordering::Relaxed);
-    match build_with(settings, handler.clone(), mdns, setting_up.clone()).await {
+    match build_with(settings, handler.clone(), mdns, setup.clone()).await {
         Err(e) if mdns => {
             // mDNS needs a multicast-capable interface; a host with only loopback has none.
             tracing::warn!(
@@ -222,7 +237,7 @@ async fn build(
                  (remote `.local` candidates will not be resolved)"
             );
             settings.mdns.store(false, Ordering::Relaxed);
-            build_with(settings, handler, false, setting_up.clone()).await
+            build_with(settings, handler, false, setup.clone()).await
         }
         result => result,
     }
@@ -232,7 +247,7 @@ async fn build_with(
     settings: &RtcSettings,
     handler: Arc<Handler>,
     mdns: bool,
-    setting_up: Arc<AtomicBool>,
+    setup: Arc<Setup>,
 ) -> Result<Arc<dyn PeerConnection>, Error> {
     use rtc::ice::mdns::MulticastDnsMode;
     use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
@@ -260,7 +275,7 @@ async fn build_with(
         .with_runtime(Arc::new(BufferedRuntime::new(
             settings.socket_buffer_size,
             settings.buffer_warned.clone(),
-            setting_up,
+            setup,
         )))
         .with_udp_addrs(settings.addresses.clone())
         .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
@@ -273,8 +288,8 @@ async fn build_with(
 }
 
 struct Task {
-    /// Cleared once the channel is open: see the runtime's setup tick.
-    setting_up: Arc<AtomicBool>,
+    /// Finished once the channel is open: see the runtime's setup tick.
+    setup: Arc<Setup>,
     shared: Arc<ConnShared>,
     pc: Arc<dyn PeerConnection>,
     channel: Option<Arc<dyn DataChannel>>,
@@ -288,6 +303,14 @@ struct Task {
 
 fn webrtc_error(what: &str) -> impl FnOnce(webrtc::error::Error) -> Error + '_ {
     move |e| Error::with_source(ErrorKind::WebRtc, what.to_owned(), e)
+}
+
+/// The DTLS role a description asks for (`a=setup:`), for the negotiation traces.
+fn dtls_setup(sdp: &str) -> &str {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("a=setup:"))
+        .unwrap_or("-")
+        .trim()
 }
 
 fn to_rtc(sdp: &SessionDescription) -> Result<RTCSessionDescription, Error> {
@@ -423,6 +446,11 @@ impl Task {
         } else {
             SdpType::Answer
         };
+        tracing::debug!(
+            connection = %self.shared.info.connection_id,
+            setup = dtls_setup(&local.sdp),
+            "local description sent"
+        );
         let description = SessionDescription::new(sdp_type, local.sdp);
         let _ = self
             .reports
@@ -431,7 +459,11 @@ impl Task {
     }
 
     async fn set_remote(&mut self, sdp: &SessionDescription) -> Result<(), Error> {
-        tracing::debug!(connection = %self.shared.info.connection_id, "applying the remote description");
+        tracing::debug!(
+            connection = %self.shared.info.connection_id,
+            setup = dtls_setup(&sdp.sdp),
+            "applying the remote description"
+        );
         self.pc
             .set_remote_description(to_rtc(sdp)?)
             .await
@@ -457,6 +489,7 @@ impl Task {
             username_fragment: candidate.username_fragment,
             ..Default::default()
         };
+        tracing::debug!(connection = %self.shared.info.connection_id, candidate = %init.candidate, "remote ICE candidate");
         if let Err(e) = self.pc.add_ice_candidate(init).await {
             // PeerJS reports this as a `webrtc` error and carries on.
             tracing::debug!(error = %e, "a remote ICE candidate was rejected");
@@ -465,7 +498,7 @@ impl Task {
 
     async fn opened(&mut self) {
         tracing::debug!(connection = %self.shared.info.connection_id, "data channel open");
-        self.setting_up.store(false, Ordering::Relaxed);
+        self.setup.finish();
         let Some(channel) = self.channel.clone() else {
             return;
         };

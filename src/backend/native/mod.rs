@@ -7,6 +7,7 @@
 mod connection;
 mod net;
 mod runtime;
+mod setup;
 
 use std::future::Future;
 

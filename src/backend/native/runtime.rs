@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::setup::{HoldingSocket, Setup};
 use webrtc::runtime::{
     AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, Runtime,
     TokioRuntime,
@@ -30,28 +31,25 @@ use webrtc::runtime::{
 const SETUP_TICK: Duration = Duration::from_millis(1);
 
 /// Tokio, with every UDP socket's buffers set to `buffer_size` bytes (0 leaves the kernel's),
-/// and short driver sleeps while the connection is being set up. One per peer connection.
+/// and, while the connection is being set up, short driver sleeps and sockets that keep an
+/// early DTLS ClientHello ([`HoldingSocket`]). One per peer connection.
 #[derive(Debug)]
 pub(crate) struct BufferedRuntime {
     inner: TokioRuntime,
     buffer_size: usize,
     /// Shared by a peer's connections, so the kernel-cap warning is logged once.
     warned: Arc<AtomicBool>,
-    /// True until the connection is open (or gave up); see [`SETUP_TICK`].
-    setting_up: Arc<AtomicBool>,
+    /// The connection's setup state: see [`SETUP_TICK`] and [`HoldingSocket`].
+    setup: Arc<Setup>,
 }
 
 impl BufferedRuntime {
-    pub(crate) fn new(
-        buffer_size: usize,
-        warned: Arc<AtomicBool>,
-        setting_up: Arc<AtomicBool>,
-    ) -> Self {
+    pub(crate) fn new(buffer_size: usize, warned: Arc<AtomicBool>, setup: Arc<Setup>) -> Self {
         Self {
             inner: TokioRuntime,
             buffer_size,
             warned,
-            setting_up,
+            setup,
         }
     }
 
@@ -110,7 +108,8 @@ impl Runtime for BufferedRuntime {
 
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
         self.size_socket(&socket);
-        self.inner.wrap_udp_socket(socket)
+        let socket = self.inner.wrap_udp_socket(socket)?;
+        Ok(Arc::new(HoldingSocket::new(socket, self.setup.clone())))
     }
 
     fn wrap_tcp_listener(
@@ -139,7 +138,7 @@ impl Runtime for BufferedRuntime {
     }
 
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        if self.setting_up.load(Ordering::Relaxed) {
+        if self.setup.setting_up() {
             return self.inner.sleep(duration.min(SETUP_TICK));
         }
         self.inner.sleep(duration)
