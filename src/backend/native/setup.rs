@@ -1,14 +1,21 @@
 //! What a connection's runtime and sockets share while the connection is being set up, and a
-//! socket that keeps an early DTLS ClientHello for webrtc-rs.
+//! socket that keeps datagrams webrtc-rs would drop because they came early.
 //!
-//! webrtc-rs 0.21 drops every datagram that is not STUN until its ICE agent has selected a
-//! candidate pair. When we offer, we are the controlling agent: our pair is selected only after
-//! a nomination round trip, while the answering peer (PeerJS in Chromium, or libdatachannel in
-//! Node) may take its side as connected one round trip earlier. Both answer `a=setup:active`,
-//! so they are the DTLS client and send their ClientHello at once; it reaches us in that gap and
-//! is dropped, and the handshake waits for the client's first retransmission: a second in
-//! libdatachannel (OpenSSL's initial timer), 50 ms and more in Chromium. Chromium keeps such a
-//! ClientHello until its DTLS transport starts; [`HoldingSocket`] does the same for us.
+//! Two datagrams arrive early when we offer, and webrtc-rs 0.21 drops both:
+//!
+//! - The answerer's first ICE check: it starts checking as soon as it has sent its answer, and the
+//!   check (straight over UDP) overtakes the answer (through the signaling server). Without the
+//!   remote credentials webrtc-rs answers nothing, so the check is lost and ICE waits for the
+//!   answerer's retransmission (libdatachannel: 50 ms). RFC 8445 §7.3 lets an agent answer such a
+//!   check; [`HoldingSocket`] holds it until the remote description is applied instead.
+//! - The answerer's DTLS ClientHello. webrtc-rs drops every datagram that is not STUN until its
+//!   ICE agent has selected a candidate pair. As the controlling agent we select ours only after
+//!   a nomination round trip, while the answerer (libdatachannel in Node, Chromium) may take its
+//!   side as connected a round trip earlier. Both answer `a=setup:active`, so they are the DTLS
+//!   client and send their ClientHello at once; it reaches us in that gap, and the handshake
+//!   waits for the client's first retransmission (1 s in libdatachannel). Chromium keeps an
+//!   early ClientHello until its DTLS transport starts; [`HoldingSocket`] does the same for us,
+//!   until ICE connects.
 
 use std::fmt;
 use std::io::{self, IoSliceMut};
@@ -24,6 +31,8 @@ use webrtc::runtime::{AsyncUdpSocket, RecvMeta, Transmit};
 pub(crate) struct Setup {
     /// True until the data channel is open (or the connection ends).
     setting_up: AtomicBool,
+    /// Whether the remote description is applied (so webrtc-rs answers ICE checks).
+    remote_applied: AtomicBool,
     /// Whether webrtc-rs's ICE agent has selected a pair (and so accepts DTLS).
     ice_connected: AtomicBool,
     /// Receivers of sockets that hold a ClientHello, to wake when ICE connects.
@@ -34,6 +43,7 @@ impl Setup {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
             setting_up: AtomicBool::new(true),
+            remote_applied: AtomicBool::new(false),
             ice_connected: AtomicBool::new(false),
             wakers: Mutex::new(Vec::new()),
         })
@@ -57,8 +67,24 @@ impl Setup {
         self.release();
     }
 
-    fn holds(&self) -> bool {
-        self.setting_up() && !self.ice_connected.load(Ordering::Acquire)
+    /// The remote description is applied: hand over held ICE checks.
+    pub(crate) fn remote_applied(&self) {
+        self.remote_applied.store(true, Ordering::Release);
+        self.release();
+    }
+
+    /// Whether a datagram of this kind is held now.
+    fn holds(&self, kind: Early) -> bool {
+        self.setting_up()
+            && !match kind {
+                Early::Check => self.remote_applied.load(Ordering::Acquire),
+                Early::ClientHello => self.ice_connected.load(Ordering::Acquire),
+            }
+    }
+
+    /// Whether this socket holds anything when it sees a datagram now.
+    fn may_hold(&self) -> bool {
+        self.holds(Early::Check) || self.holds(Early::ClientHello)
     }
 
     fn release(&self) {
@@ -76,19 +102,48 @@ impl Setup {
     }
 }
 
+/// A datagram webrtc-rs would drop if it came now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Early {
+    /// A STUN Binding request, before the remote description.
+    Check,
+    /// A DTLS ClientHello, before ICE has selected a pair.
+    ClientHello,
+}
+
+impl Early {
+    fn of(datagram: &[u8]) -> Option<Self> {
+        if is_binding_request(datagram) {
+            Some(Self::Check)
+        } else if is_client_hello(datagram) {
+            Some(Self::ClientHello)
+        } else {
+            None
+        }
+    }
+}
+
+/// Whether `datagram` is a STUN Binding request (RFC 8489 §5: type 0x0001, the magic cookie).
+fn is_binding_request(datagram: &[u8]) -> bool {
+    datagram.len() >= 20 && datagram[..2] == [0, 1] && datagram[4..8] == [0x21, 0x12, 0xa4, 0x42]
+}
+
 /// Whether `datagram` is a DTLS record carrying the start of a ClientHello (RFC 6347 §4.1 and
 /// §4.2.2: content type 22, epoch 0, handshake type 1 after the 13-byte record header).
 fn is_client_hello(datagram: &[u8]) -> bool {
     matches!(datagram, [22, 0xfe, _, 0, 0, _, _, _, _, _, _, _, _, 1, ..])
 }
 
-/// A UDP socket that, while its connection's ICE has not selected a pair, keeps the last DTLS
-/// ClientHello it receives instead of passing it to webrtc-rs (which would drop it), and passes
-/// it on once ICE connects. Everything else goes through unchanged.
+/// At most this many datagrams are held per socket (a peer retransmits what is lost anyway).
+const MAX_HELD: usize = 8;
+
+/// A UDP socket that, while its connection is set up, keeps what webrtc-rs would drop for coming
+/// early (see the module docs) and passes it on, in order, once webrtc-rs is ready for it.
+/// Everything else goes through unchanged.
 pub(crate) struct HoldingSocket {
     inner: Arc<dyn AsyncUdpSocket>,
     setup: Arc<Setup>,
-    held: Mutex<Option<(Vec<u8>, RecvMeta)>>,
+    held: Mutex<Vec<(Early, Vec<u8>, RecvMeta)>>,
 }
 
 impl HoldingSocket {
@@ -96,30 +151,44 @@ impl HoldingSocket {
         Self {
             inner,
             setup,
-            held: Mutex::new(None),
+            held: Mutex::new(Vec::new()),
         }
     }
 
-    fn held(&self) -> std::sync::MutexGuard<'_, Option<(Vec<u8>, RecvMeta)>> {
+    fn held(&self) -> std::sync::MutexGuard<'_, Vec<(Early, Vec<u8>, RecvMeta)>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps the ClientHellos among the `n` received messages and removes them from the
+    /// The first held datagram webrtc-rs is ready for, if any; once setup is over, what is
+    /// still held is dropped (webrtc-rs would drop it too).
+    fn take_ready(&self) -> Option<(Early, Vec<u8>, RecvMeta)> {
+        let mut held = self.held();
+        if !self.setup.setting_up() {
+            held.clear();
+            return None;
+        }
+        let i = held
+            .iter()
+            .position(|(kind, ..)| !self.setup.holds(*kind))?;
+        Some(held.remove(i))
+    }
+
+    /// Holds the early datagrams among the `n` received messages and removes them from the
     /// result; returns how many messages remain.
-    fn hold_client_hellos(
-        &self,
-        bufs: &mut [IoSliceMut<'_>],
-        meta: &mut [RecvMeta],
-        n: usize,
-    ) -> usize {
+    fn hold_early(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta], n: usize) -> usize {
         let mut kept = 0;
         for i in 0..n {
             let m = meta[i];
-            // One datagram per message (a GRO-coalesced message is never a lone ClientHello).
+            // One datagram per message (a GRO-coalesced message is never a lone early one).
             let single = m.len <= m.stride.max(1);
-            if single && is_client_hello(&bufs[i][..m.len]) {
-                tracing::debug!(from = %m.addr, "holding a DTLS ClientHello until ICE connects");
-                *self.held() = Some((bufs[i][..m.len].to_vec(), m));
+            let early =
+                Early::of(&bufs[i][..m.len]).filter(|kind| single && self.setup.holds(*kind));
+            if let Some(kind) = early {
+                let mut held = self.held();
+                if held.len() < MAX_HELD {
+                    tracing::debug!(from = %m.addr, ?kind, "holding an early datagram");
+                    held.push((kind, bufs[i][..m.len].to_vec(), m));
+                }
                 continue;
             }
             if kept != i {
@@ -157,36 +226,39 @@ impl AsyncUdpSocket for HoldingSocket {
         meta: &mut [RecvMeta],
     ) -> Poll<io::Result<usize>> {
         loop {
-            if !self.setup.holds() {
-                let held = self.held().take();
-                if let Some((datagram, m)) = held {
-                    if let (Some(buf), Some(slot)) = (bufs.first_mut(), meta.first_mut())
-                        && buf.len() >= datagram.len()
-                        && self.setup.setting_up()
-                    {
-                        tracing::debug!(from = %m.addr, "passing on the held DTLS ClientHello");
-                        buf[..datagram.len()].copy_from_slice(&datagram);
-                        *slot = m;
-                        return Poll::Ready(Ok(1));
-                    }
+            if let Some((kind, datagram, m)) = self.take_ready() {
+                if let (Some(buf), Some(slot)) = (bufs.first_mut(), meta.first_mut())
+                    && buf.len() >= datagram.len()
+                {
+                    tracing::debug!(from = %m.addr, ?kind, "passing on a held datagram");
+                    buf[..datagram.len()].copy_from_slice(&datagram);
+                    *slot = m;
+                    return Poll::Ready(Ok(1));
                 }
+                continue;
+            }
+            if !self.setup.may_hold() && self.held().is_empty() {
                 return self.inner.poll_recv(cx, bufs, meta);
             }
             match self.inner.poll_recv(cx, bufs, meta) {
                 Poll::Ready(Ok(n)) => {
-                    let n = self.hold_client_hellos(bufs, meta, n);
+                    let n = self.hold_early(bufs, meta, n);
                     if n > 0 {
                         return Poll::Ready(Ok(n));
                     }
                     // Everything was held: read on, so the socket registers the waker.
                 }
                 Poll::Pending => {
-                    if self.held().is_none() {
+                    if self.held().is_empty() {
                         return Poll::Pending;
                     }
                     self.setup.wake_on_release(cx.waker());
-                    // ICE may have connected since `holds()` was read; then hand over now.
-                    if self.setup.holds() {
+                    // Something may have been released since `take_ready`; then hand it over.
+                    let ready = self
+                        .held()
+                        .iter()
+                        .any(|(kind, ..)| !self.setup.holds(*kind));
+                    if !ready {
                         return Poll::Pending;
                     }
                 }
@@ -207,6 +279,17 @@ impl AsyncUdpSocket for HoldingSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binding_requests_are_told_from_other_stun_messages() {
+        let mut request = [0u8; 20];
+        request[..8].copy_from_slice(&[0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42]);
+        assert_eq!(Early::of(&request), Some(Early::Check));
+        request[1] = 0x01;
+        request[0] = 0x01; // a success response (0x0101)
+        assert_eq!(Early::of(&request), None);
+        assert_eq!(Early::of(&request[..19]), None);
+    }
 
     #[test]
     fn client_hellos_are_told_from_other_dtls_records() {
