@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{TestServer, expect_connection, peer};
 use peerjs::proto::codec::Serialization;
-use peerjs::{ConnectOptions, ErrorKind, PeerEvent, Value};
+use peerjs::{ConnectOptions, ErrorKind, Peer, PeerEvent, Value};
 
 fn sample_messages(serialization: Serialization) -> Vec<Value> {
     match serialization {
@@ -127,24 +127,55 @@ async fn connecting_to_an_unknown_peer_fails_with_peer_unavailable() {
 async fn a_taken_id_is_refused() {
     let server = TestServer::start().await;
     let _alice = peer(&server, "alice").await;
-    let err = peerjs::Peer::new(server.options().id("alice"))
-        .await
-        .unwrap_err();
+    let err = Peer::new(server.options().id("alice")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnavailableId, "{err}");
-    let err = peerjs::Peer::new(server.options().id("not valid!"))
+    let err = Peer::new(server.options().id("not valid!"))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidId, "{err}");
-    let err = peerjs::Peer::new(server.options().key("wrong"))
-        .await
-        .unwrap_err();
+    let err = Peer::new(server.options().key("wrong")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ServerError, "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_assigns_an_id_when_none_is_given() {
     let server = TestServer::start().await;
-    let anon = peerjs::Peer::new(server.options()).await.unwrap();
+    let anon = Peer::new(server.options()).await.unwrap();
     let id = anon.id().unwrap();
     assert_eq!(id.len(), 36, "{id}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_send_buffer_limit_still_delivers_messages_larger_than_it() {
+    let server = TestServer::start().await;
+    // 16 KiB of unacknowledged bytes at most: each 100 KiB message waits for the previous one
+    // to be acknowledged, and is sent whole once the buffer is empty.
+    let alice = Peer::new(server.options().id("alice").send_buffer_limit(16 * 1024))
+        .await
+        .expect("alice registers");
+    let bob = peer(&server, "bob").await;
+    let conn = alice
+        .connect(
+            "bob",
+            ConnectOptions::default().serialization(Serialization::Raw),
+        )
+        .await
+        .expect("connects");
+    let incoming = expect_connection(&bob).await;
+    let sender = tokio::spawn(async move {
+        for i in 0..32u8 {
+            conn.send_value(Value::Binary(vec![i; 100 * 1024]))
+                .await
+                .expect("send");
+        }
+        conn
+    });
+    for i in 0..32u8 {
+        let got = tokio::time::timeout(Duration::from_secs(20), incoming.recv())
+            .await
+            .expect("in time")
+            .expect("a message");
+        assert_eq!(got, Value::Binary(vec![i; 100 * 1024]), "message {i}");
+    }
+    let _conn = sender.await.expect("the sender finishes");
 }

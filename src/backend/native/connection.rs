@@ -3,7 +3,8 @@
 //! A task per connection owns the peer connection. It applies the remote description and
 //! candidates (queuing candidates until the description is set), reads the data channel into
 //! the shared [`Inbox`], and reports to the peer's driver. Sends go straight to the data
-//! channel, which blocks while more than [`SEND_BUFFER_LIMIT`] bytes are unacknowledged.
+//! channel, which blocks while more than `PeerOptions::send_buffer_limit` bytes are
+//! unacknowledged (PeerJS waits above 8 MiB of `bufferedAmount`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,9 +27,6 @@ use crate::options::PeerOptions;
 use crate::proto::codec::{CodecOptions, Frame};
 use crate::proto::signaling::{IceCandidate, SdpType, SessionDescription};
 
-/// Unacknowledged bytes above which a send waits (PeerJS waits above 8 MiB of
-/// `bufferedAmount`; a smaller window keeps memory low at no cost in throughput).
-pub(crate) const SEND_BUFFER_LIMIT: usize = 1024 * 1024;
 /// How often webrtc-rs's ICE agent sends connectivity checks while it has no selected pair
 /// (webrtc-rs: 200 ms). When we are the controlling agent it also nominates a pair only at this
 /// pace, unless a check from the other side prompts it: a pair that succeeds just after the
@@ -92,6 +90,7 @@ pub(crate) struct RtcSettings {
     ice_servers: Vec<RTCIceServer>,
     addresses: Vec<String>,
     socket_buffer_size: usize,
+    send_buffer_limit: usize,
     /// Whether the kernel-cap warning was logged (once per peer).
     buffer_warned: Arc<AtomicBool>,
     /// Whether to resolve `.local` candidates; turned off for good when the host has no
@@ -120,6 +119,7 @@ impl RtcSettings {
                 .map(ToString::to_string)
                 .collect(),
             socket_buffer_size: options.socket_buffer_size,
+            send_buffer_limit: options.send_buffer_limit,
             buffer_warned: Arc::new(AtomicBool::new(false)),
             mdns: Arc::new(AtomicBool::new(options.mdns)),
             ice_timeouts: options.ice_timeouts,
@@ -287,7 +287,7 @@ async fn build_with(
             setup,
         )))
         .with_udp_addrs(settings.addresses.clone())
-        .with_data_channel_send_buffer_limit(SEND_BUFFER_LIMIT)
+        .with_data_channel_send_buffer_limit(settings.send_buffer_limit)
         .build()
         .await
         .map_err(|e| {
