@@ -270,22 +270,15 @@ fn codec_error(peer: &str, e: CodecError) -> Error {
 
 /// Roughly how many bytes a value occupies in memory.
 fn approx_size(value: &Value) -> usize {
-    let mut size = 0;
-    let mut todo = vec![value];
-    while let Some(v) = todo.pop() {
-        size += size_of::<Value>();
-        match v {
-            Value::String(s) => size += s.len(),
-            Value::Binary(b) | Value::Ext(_, b) => size += b.len(),
-            Value::Array(items) => todo.extend(items),
-            Value::Map(entries) => {
-                for (k, v) in entries {
-                    todo.push(k);
-                    todo.push(v);
+    value
+        .nested()
+        .map(|v| {
+            size_of::<Value>()
+                + match v {
+                    Value::String(s) => s.len(),
+                    Value::Binary(b) | Value::Ext(_, b) => b.len(),
+                    _ => 0,
                 }
-            }
-            _ => {}
-        }
-    }
-    size
+        })
+        .sum()
 }

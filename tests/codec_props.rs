@@ -317,6 +317,31 @@ fn what_a_javascript_receiver_cannot_take_is_refused() {
         Err(CodecError::Unsupported { .. })
     ));
     assert!(bp_old.encode(&Value::from("é€")).is_ok());
+    let nested_emoji = Value::Array(vec![Value::Map(vec![("k".into(), "a😀".into())])]);
+    assert!(matches!(
+        bp_old.encode(&nested_emoji),
+        Err(CodecError::Unsupported { .. })
+    ));
+    assert!(
+        Encoder::new(Serialization::Binary)
+            .encode(&nested_emoji)
+            .is_ok()
+    );
+    // MsgPack: map keys other than strings and numbers, at any depth, stop a PeerJS receiver.
+    let mut msgpack = Encoder::new(Serialization::MsgPack);
+    let bool_key = Value::Array(vec![
+        1.into(),
+        Value::Map(vec![(
+            "ok".into(),
+            Value::Map(vec![(Value::Bool(true), 1.into())]),
+        )]),
+    ]);
+    assert!(matches!(
+        msgpack.encode(&bool_key),
+        Err(CodecError::Unsupported { .. })
+    ));
+    let number_keys = Value::Map(vec![(1.into(), Value::Map(vec![(2.5.into(), "x".into())]))]);
+    assert!(msgpack.encode(&number_keys).is_ok());
     assert!(matches!(
         Encoder::new(Serialization::Binary).encode(&Value::Float(5e-324)),
         Err(CodecError::Unsupported { .. })

@@ -233,6 +233,26 @@ impl Value {
         }
     }
 
+    /// This value and every value inside it (array items, map keys and values), depth first,
+    /// without recursion: values from the network may nest deeper than the stack allows.
+    pub(crate) fn nested(&self) -> impl Iterator<Item = &Self> {
+        let mut todo = vec![self];
+        std::iter::from_fn(move || {
+            let v = todo.pop()?;
+            match v {
+                Self::Array(items) => todo.extend(items.iter().rev()),
+                Self::Map(entries) => {
+                    for (k, v) in entries.iter().rev() {
+                        todo.push(v);
+                        todo.push(k);
+                    }
+                }
+                _ => {}
+            }
+            Some(v)
+        })
+    }
+
     /// A short name of the variant, for error messages.
     pub(crate) fn kind_name(&self) -> &'static str {
         match self {
@@ -431,6 +451,38 @@ impl From<serde_json::Value> for Value {
                     .map(|(k, v)| (Self::String(k.into()), Self::from(v)))
                     .collect(),
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Value;
+
+    #[test]
+    fn nested_visits_every_value_depth_first() {
+        let v = Value::Array(vec![
+            Value::from(1),
+            Value::Map(vec![(Value::from("k"), Value::from(2))]),
+            Value::from(3),
+        ]);
+        let seen: Vec<String> = v.nested().skip(1).map(ToString::to_string).collect();
+        assert_eq!(seen, ["1", "{\"k\":2}", "\"k\"", "2", "3"]);
+    }
+
+    #[test]
+    fn nested_walks_values_deeper_than_the_stack() {
+        let mut v = Value::Nil;
+        for _ in 0..200_000 {
+            v = Value::Array(vec![v]);
+        }
+        assert_eq!(v.nested().count(), 200_001);
+        // Taken apart without recursion too.
+        let mut stack = vec![v];
+        while let Some(v) = stack.pop() {
+            if let Value::Array(items) = v {
+                stack.extend(items);
+            }
         }
     }
 }

@@ -427,26 +427,15 @@ fn check_top_level(value: &Value, any_peer_data_reserved: bool) -> Result<(), Co
 /// Refuses strings that PeerJS 1.3/1.4's BinaryPack codec garbles: characters outside the Basic
 /// Multilingual Plane (four UTF-8 bytes).
 fn check_bmp_strings(value: &Value) -> Result<(), CodecError> {
-    let mut todo = vec![value];
-    while let Some(v) = todo.pop() {
-        match v {
-            Value::String(s) if s.chars().any(|c| c.len_utf8() == 4) => {
-                return Err(CodecError::Unsupported {
-                    serialization: "binary",
-                    what: "characters outside the Basic Multilingual Plane to PeerJS 1.3/1.4 \
-                           (their decoder garbles them)"
-                        .into(),
-                });
-            }
-            Value::Array(items) => todo.extend(items),
-            Value::Map(entries) => {
-                for (k, v) in entries {
-                    todo.push(k);
-                    todo.push(v);
-                }
-            }
-            _ => {}
-        }
+    let outside_bmp =
+        |v: &Value| matches!(v, Value::String(s) if s.chars().any(|c| c.len_utf8() == 4));
+    if value.nested().any(outside_bmp) {
+        return Err(CodecError::Unsupported {
+            serialization: "binary",
+            what: "characters outside the Basic Multilingual Plane to PeerJS 1.3/1.4 \
+                   (their decoder garbles them)"
+                .into(),
+        });
     }
     Ok(())
 }
@@ -454,32 +443,25 @@ fn check_bmp_strings(value: &Value) -> Result<(), CodecError> {
 /// Refuses map keys that @msgpack/msgpack's decoder rejects (anything but strings and numbers):
 /// a PeerJS receiver stops reading the connection after one.
 fn check_msgpack_keys(value: &Value) -> Result<(), CodecError> {
-    let mut todo = vec![value];
-    while let Some(v) = todo.pop() {
-        match v {
-            Value::Array(items) => todo.extend(items),
-            Value::Map(entries) => {
-                for (k, v) in entries {
-                    if !matches!(
-                        k,
-                        Value::String(_) | Value::Int(_) | Value::UInt(_) | Value::Float(_)
-                    ) {
-                        return Err(CodecError::Unsupported {
-                            serialization: "MsgPack",
-                            what: format!(
-                                "a {} map key (PeerJS's MsgPack decoder accepts only string and \
-                                 number keys, and stops reading the connection after any other)",
-                                k.kind_name()
-                            ),
-                        });
-                    }
-                    todo.push(v);
-                }
-            }
-            _ => {}
-        }
+    let bad_key = value.nested().find_map(|v| {
+        v.as_map()?.iter().map(|(k, _)| k).find(|k| {
+            !matches!(
+                k,
+                Value::String(_) | Value::Int(_) | Value::UInt(_) | Value::Float(_)
+            )
+        })
+    });
+    match bad_key {
+        Some(k) => Err(CodecError::Unsupported {
+            serialization: "MsgPack",
+            what: format!(
+                "a {} map key (PeerJS's MsgPack decoder accepts only string and number keys, \
+                 and stops reading the connection after any other)",
+                k.kind_name()
+            ),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Turns values into data-channel messages for one connection.
