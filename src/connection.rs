@@ -38,6 +38,38 @@ pub(crate) fn fit_to_channel(codec: CodecOptions, max_message_size: Option<usize
     codec.chunk_size(chunk).msgpack_piece_size(piece)
 }
 
+/// Remote ICE candidates that arrive before the remote description: held until it is applied,
+/// then handed over in arrival order (a candidate cannot be added before it).
+#[derive(Debug)]
+pub(crate) struct CandidateQueue {
+    /// `None` once the remote description is applied.
+    waiting: Option<Vec<IceCandidate>>,
+}
+
+impl CandidateQueue {
+    pub(crate) fn new() -> Self {
+        Self {
+            waiting: Some(Vec::new()),
+        }
+    }
+
+    /// The candidate back if it can be added now; otherwise it is kept.
+    pub(crate) fn admit(&mut self, candidate: IceCandidate) -> Option<IceCandidate> {
+        match &mut self.waiting {
+            Some(held) => {
+                held.push(candidate);
+                None
+            }
+            None => Some(candidate),
+        }
+    }
+
+    /// The remote description is applied: what was kept, to add now.
+    pub(crate) fn release(&mut self) -> Vec<IceCandidate> {
+        self.waiting.take().unwrap_or_default()
+    }
+}
+
 /// The connection's lifecycle, as the application sees it.
 #[derive(Clone, Debug)]
 pub(crate) enum ConnState {
@@ -281,4 +313,34 @@ fn approx_size(value: &Value) -> usize {
                 }
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CandidateQueue;
+    use crate::proto::signaling::IceCandidate;
+
+    fn candidate(n: u16) -> IceCandidate {
+        IceCandidate {
+            candidate: format!("candidate:{n} 1 udp 1 127.0.0.1 {n} typ host"),
+            sdp_mid: Some("0".into()),
+            sdp_m_line_index: Some(0),
+            username_fragment: None,
+        }
+    }
+
+    #[test]
+    fn candidates_before_the_remote_description_wait_and_come_out_in_order() {
+        let mut queue = CandidateQueue::new();
+        assert!(queue.admit(candidate(1)).is_none());
+        assert!(queue.admit(candidate(2)).is_none());
+        let released: Vec<_> = queue.release().into_iter().map(|c| c.candidate).collect();
+        assert_eq!(released, [candidate(1).candidate, candidate(2).candidate]);
+        // Once the description is applied, candidates go straight through.
+        assert_eq!(
+            queue.admit(candidate(3)).map(|c| c.candidate),
+            Some(candidate(3).candidate)
+        );
+        assert!(queue.release().is_empty());
+    }
 }

@@ -21,7 +21,9 @@ use webrtc::peer_connection::{
 
 use super::runtime::BufferedRuntime;
 use super::setup::Setup;
-use crate::connection::{ConnCommand, ConnReport, ConnShared, Inbox, TaskInputs, fit_to_channel};
+use crate::connection::{
+    CandidateQueue, ConnCommand, ConnReport, ConnShared, Inbox, TaskInputs, fit_to_channel,
+};
 use crate::error::{Error, ErrorKind};
 use crate::options::PeerOptions;
 use crate::proto::codec::{CodecOptions, Frame};
@@ -214,8 +216,7 @@ pub(crate) async fn run_connection(
                 inbox: Inbox::new(&shared.info, settings.codec.clone(), inputs.incoming),
                 codec: settings.codec,
                 legacy: shared.info.legacy,
-                remote_set: false,
-                pending_candidates: Vec::new(),
+                candidates: CandidateQueue::new(),
                 reports: reports.clone(),
             };
             let error = task.run(offer, inputs.commands, events_rx).await;
@@ -305,8 +306,7 @@ struct Task {
     inbox: Inbox,
     codec: CodecOptions,
     legacy: bool,
-    remote_set: bool,
-    pending_candidates: Vec<IceCandidate>,
+    candidates: CandidateQueue,
     reports: mpsc::UnboundedSender<ConnReport>,
 }
 
@@ -479,19 +479,17 @@ impl Task {
             .map_err(|e| {
                 Error::with_source(ErrorKind::WebRtc, "the remote description was rejected", e)
             })?;
-        self.remote_set = true;
         self.setup.remote_applied();
-        for candidate in std::mem::take(&mut self.pending_candidates) {
+        for candidate in self.candidates.release() {
             self.add_candidate(candidate).await;
         }
         Ok(())
     }
 
     async fn add_candidate(&mut self, candidate: IceCandidate) {
-        if !self.remote_set {
-            self.pending_candidates.push(candidate);
+        let Some(candidate) = self.candidates.admit(candidate) else {
             return;
-        }
+        };
         let init = RTCIceCandidateInit {
             candidate: candidate.candidate,
             sdp_mid: candidate.sdp_mid,

@@ -22,7 +22,9 @@ use web_sys::{
 };
 
 use super::JsError;
-use crate::connection::{ConnCommand, ConnReport, ConnShared, Inbox, TaskInputs, fit_to_channel};
+use crate::connection::{
+    CandidateQueue, ConnCommand, ConnReport, ConnShared, Inbox, TaskInputs, fit_to_channel,
+};
 use crate::error::{Error, ErrorKind};
 use crate::options::{IceServer, PeerOptions};
 use crate::proto::codec::{CodecOptions, Frame};
@@ -362,8 +364,7 @@ pub(crate) async fn run_connection(
                 inbox: Inbox::new(&shared.info, settings.codec.clone(), inputs.incoming),
                 codec: settings.codec,
                 legacy: shared.info.legacy,
-                remote_set: false,
-                pending_candidates: Vec::new(),
+                candidates: CandidateQueue::new(),
                 reports: reports.clone(),
             };
             let error = task
@@ -389,8 +390,7 @@ struct Task {
     inbox: Inbox,
     codec: CodecOptions,
     legacy: bool,
-    remote_set: bool,
-    pending_candidates: Vec<IceCandidate>,
+    candidates: CandidateQueue,
     reports: mpsc::UnboundedSender<ConnReport>,
 }
 
@@ -546,18 +546,16 @@ impl Task {
                 ErrorKind::WebRtc,
                 "the remote description was rejected",
             ))?;
-        self.remote_set = true;
-        for candidate in std::mem::take(&mut self.pending_candidates) {
+        for candidate in self.candidates.release() {
             self.add_candidate(candidate).await;
         }
         Ok(())
     }
 
     async fn add_candidate(&mut self, candidate: IceCandidate) {
-        if !self.remote_set {
-            self.pending_candidates.push(candidate);
+        let Some(candidate) = self.candidates.admit(candidate) else {
             return;
-        }
+        };
         let init = RtcIceCandidateInit::new(&candidate.candidate);
         init.set_sdp_mid(candidate.sdp_mid.as_deref());
         init.set_sdp_m_line_index(candidate.sdp_m_line_index);
