@@ -33,7 +33,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::js::{
@@ -65,18 +64,7 @@ fn interop_suite() {
     }
     // The prerequisites, checked here too so that their message is the failure's.
     require_prerequisites();
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let status = Command::new("unshare")
-        .args([
-            "-n",
-            "--",
-            "sh",
-            "-c",
-            "ip link set lo up && exec \"$0\" \"$@\"",
-        ])
-        .arg(&exe)
-        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-        .env(INNER, "1")
+    let status = common::rerun_in_loopback_namespace(NAME, INNER)
         .status()
         .expect("run unshare (util-linux) to create a network namespace");
     assert!(

@@ -21,18 +21,7 @@ fn default_options_connect_in_a_namespace_with_only_loopback() {
     if std::env::var_os(INNER).is_some() {
         return in_namespace();
     }
-    let exe = std::env::current_exe().unwrap();
-    let output = Command::new("unshare")
-        .args([
-            "-n",
-            "--",
-            "sh",
-            "-c",
-            "ip link set lo up && exec \"$0\" \"$@\"",
-        ])
-        .arg(&exe)
-        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-        .env(INNER, "1")
+    let output = common::rerun_in_loopback_namespace(NAME, INNER)
         .output()
         .expect("run unshare (util-linux) to create a network namespace");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -68,3 +68,24 @@ pub async fn expect_connection(peer: &Peer) -> DataConnection {
     .expect("a connection arrives in time")
 }
 pub mod js;
+
+/// A command that runs the test `name` of this test binary again, alone, inside a new network
+/// namespace whose only interface is `lo` (`unshare -n`, then `ip link set lo up`), with the
+/// environment variable `marker` set so that the re-run knows it is the inner one. Creating the
+/// namespace needs root or CAP_SYS_ADMIN.
+pub fn rerun_in_loopback_namespace(name: &str, marker: &str) -> std::process::Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args([
+            "-n",
+            "--",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+        ])
+        .arg(&exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(marker, "1");
+    command
+}
