@@ -10,8 +10,11 @@
 //! ```text
 //! cargo bench --features server --bench suite -- [--quick] [--out DIR] [--readme FILE]
 //!     [--only throughput,setup,messages,scale] [--pairs rust-rust,node-node,…]
-//!     [--codec FILE] [--no-netns] [--mib N]
+//!     [--codec FILE] [--no-netns] [--mib N] [--send-buffer-limit BYTES]
 //! ```
+//!
+//! `--send-buffer-limit` sets `PeerOptions::send_buffer_limit` on our peers (the default run
+//! measures the crate's defaults).
 //!
 //! Sections:
 //! - throughput: 64 MiB (quick: 4 MiB) per case, binary, raw and MsgPack, messages of 1 KiB,
@@ -169,6 +172,15 @@ fn main() {
             "performance suite: run it with .ci/bench (or cargo bench --features server --bench suite)"
         );
         return;
+    }
+    if let Some(limit) = arg(&args, "--send-buffer-limit") {
+        match limit.parse() {
+            Ok(bytes) => ours::set_send_buffer_limit(bytes),
+            Err(_) => {
+                eprintln!("--send-buffer-limit takes a number of bytes, not {limit:?}");
+                std::process::exit(2);
+            }
+        }
     }
     let config = Config::parse(&args);
     if config.netns && std::env::var_os(IN_NETNS).is_none() {

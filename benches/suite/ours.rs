@@ -8,12 +8,24 @@ use peerjs::proto::codec::Serialization;
 use peerjs::{ConnectOptions, DataConnection, Peer, PeerEvent, PeerOptions, Value};
 use tokio::sync::mpsc;
 
+/// `--send-buffer-limit`, when given: `PeerOptions::send_buffer_limit` for our peers.
+static SEND_BUFFER_LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Makes our peers use `bytes` as their send buffer limit instead of the crate's default.
+pub fn set_send_buffer_limit(bytes: usize) {
+    let _ = SEND_BUFFER_LIMIT.set(bytes);
+}
+
 /// Options for a peer on our server at 127.0.0.1:`port`: loopback-only ICE, no mDNS, no
-/// STUN/TURN; everything else the crate's defaults.
+/// STUN/TURN; everything else the crate's defaults (but `--send-buffer-limit`).
 pub fn options(port: u16) -> PeerOptions {
-    PeerOptions::local("127.0.0.1", port)
+    let options = PeerOptions::local("127.0.0.1", port)
         .ice_addresses([SocketAddr::from((Ipv4Addr::LOCALHOST, 0))])
-        .mdns(false)
+        .mdns(false);
+    match SEND_BUFFER_LIMIT.get() {
+        Some(&bytes) => options.send_buffer_limit(bytes),
+        None => options,
+    }
 }
 
 pub fn connect_options(serialization: Serialization) -> ConnectOptions {
